@@ -1,0 +1,256 @@
+#!/usr/bin/env bash
+# Make sure the backing services that ingestd's tests and demo need are
+# running and reachable on 127.0.0.1: start them if stopped, install them
+# with apt-get if absent. Idempotent and fast when everything is already up.
+#
+# Usage: bash scripts/services.sh [postgres] [rabbitmq] [nats] [mosquitto|mqtt] ...
+#        (no arguments = every supported service)
+#
+# Assumes Debian 12, running as root (CI containers and dev VMs).
+# Adding a service = writing one `svc_<name>` function and listing it below.
+set -euo pipefail
+
+# Services started when no argument is given (kafka/influxdb are not here:
+# they are not supported yet and only fail when asked for explicitly).
+ALL_SERVICES=(postgres rabbitmq nats mosquitto)
+
+# Upper bound for any single service to become ready, in seconds.
+READY_TIMEOUT="${SERVICES_TIMEOUT:-60}"
+
+HOST=127.0.0.1
+SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+
+export DEBIAN_FRONTEND=noninteractive
+
+die() {
+  local code="$1"
+  shift
+  echo "services.sh: $*" >&2
+  exit "$code"
+}
+
+# TCP probe via bash's /dev/tcp. Runs in a child bash under `timeout` so a
+# filtered port cannot hang us; 127.0.0.1 normally answers instantly.
+port_open() {
+  timeout 1 bash -c ">/dev/tcp/$HOST/$1" 2>/dev/null
+}
+
+# `apt-get update` is slow, so run it at most once and only when an install
+# is actually needed.
+APT_UPDATED=0
+apt_install() {
+  [[ $(id -u) -eq 0 ]] || die 1 "need root to apt-get install $*"
+  if [[ $APT_UPDATED -eq 0 ]]; then
+    apt-get update -qq >&2 || die 1 "apt-get update failed"
+    APT_UPDATED=1
+  fi
+  apt-get install -y -qq --no-install-recommends "$@" >&2 \
+    || die 1 "apt-get install $* failed"
+}
+
+# wait_until NAME CMD...: retry CMD until it succeeds or READY_TIMEOUT passes.
+wait_until() {
+  local name="$1"
+  shift
+  local deadline=$((SECONDS + READY_TIMEOUT))
+  until "$@" >/dev/null 2>&1; do
+    if ((SECONDS >= deadline)); then
+      die 1 "$name: not ready after ${READY_TIMEOUT}s (check: $*)"
+    fi
+    sleep 0.5
+  done
+}
+
+# report NAME PORT STATE where STATE is running|started|installed.
+report() {
+  case "$3" in
+    running) echo "$1: running on $HOST:$2" ;;
+    started) echo "$1: started on $HOST:$2" ;;
+    installed) echo "$1: installed and started on $HOST:$2" ;;
+  esac
+}
+
+# --- postgres ---------------------------------------------------------------
+
+pg_version() {
+  # The Debian cluster version is the directory name under /etc/postgresql;
+  # take the newest if several are present.
+  local v
+  v="$(find /etc/postgresql -mindepth 1 -maxdepth 1 -type d -printf '%f\n' 2>/dev/null | sort -V | tail -n 1)"
+  [[ -n $v ]] || die 1 "postgres: no cluster under /etc/postgresql"
+  echo "$v"
+}
+
+pg_sql() {
+  psql -h "$HOST" -p 5432 -U postgres -w -X -Atq -d postgres -c "$1"
+}
+
+# Tests connect as postgres over TCP without a password: prepend trust rules
+# (first match wins in pg_hba.conf). Only done on a fresh install, or when the
+# password-less connection is actually refused; a no-op if already first.
+pg_hba_trust_localhost() {
+  local hba="/etc/postgresql/$1/main/pg_hba.conf" first tmp
+  [[ -f $hba ]] || die 1 "postgres: $hba not found, cannot enable trust auth"
+  # First effective rule, whitespace-normalised.
+  first="$(awk '!/^[[:space:]]*(#|$)/ { $1 = $1; print; exit }' "$hba")"
+  [[ $first == "host all all 127.0.0.1/32 trust" ]] && return 0
+  tmp="$(mktemp)"
+  {
+    echo "# Added by scripts/services.sh: password-less TCP access from localhost for tests"
+    echo "host all all 127.0.0.1/32 trust"
+    echo "host all all ::1/128 trust"
+    cat "$hba"
+  } >"$tmp"
+  # Rewrite in place to keep the file's owner and mode.
+  cat "$tmp" >"$hba"
+  rm -f "$tmp"
+}
+
+svc_postgres() {
+  local port=5432 state=running ver
+  if ! port_open "$port"; then
+    state=started
+    if ! command -v pg_ctlcluster >/dev/null || [[ ! -d /etc/postgresql ]]; then
+      apt_install postgresql
+      state=installed
+    fi
+    ver="$(pg_version)"
+    if [[ $state == installed ]]; then
+      pg_hba_trust_localhost "$ver"
+    fi
+    if port_open "$port"; then
+      # The package's postinst already started it (no policy-rc.d): reload
+      # so the new pg_hba.conf applies.
+      pg_ctlcluster --skip-systemctl-redirect "$ver" main reload
+    else
+      pg_ctlcluster --skip-systemctl-redirect "$ver" main start \
+        || die 1 "postgres: pg_ctlcluster $ver main start failed"
+    fi
+  fi
+  wait_until postgres pg_isready -q -h "$HOST" -p "$port"
+
+  if ! pg_sql 'select 1' >/dev/null 2>&1; then
+    # Most likely password auth on a cluster we did not configure.
+    echo "postgres: password-less login as postgres@$HOST refused; adding trust rules to pg_hba.conf" >&2
+    ver="$(pg_version)"
+    pg_hba_trust_localhost "$ver"
+    pg_ctlcluster --skip-systemctl-redirect "$ver" main reload
+    wait_until "postgres (trust auth)" pg_sql 'select 1'
+  fi
+
+  if [[ "$(pg_sql "select 1 from pg_database where datname = 'test'")" != 1 ]]; then
+    # Tolerate a concurrent run having created it in the meantime.
+    createdb -U postgres -h "$HOST" -p "$port" -w test 2>/dev/null \
+      || [[ "$(pg_sql "select 1 from pg_database where datname = 'test'")" == 1 ]] \
+      || die 1 "postgres: could not create database 'test'"
+  fi
+  report postgres "$port" "$state"
+}
+
+# --- rabbitmq ---------------------------------------------------------------
+
+rabbit_ready() {
+  port_open 5672 && timeout 15 rabbitmqctl -q await_startup
+}
+
+svc_rabbitmq() {
+  local port=5672 state=running
+  if ! port_open "$port"; then
+    state=started
+    if ! command -v rabbitmq-server >/dev/null; then
+      apt_install rabbitmq-server
+      state=installed
+    fi
+    # The package's postinst may already have started it.
+    if ! port_open "$port"; then
+      # Fails harmlessly ("node already running") if it is still booting.
+      rabbitmq-server -detached >/dev/null 2>&1 || true
+    fi
+    # The node takes several seconds to boot; guest/guest works on localhost.
+    wait_until rabbitmq rabbit_ready
+  fi
+  report rabbitmq "$port" "$state"
+}
+
+# --- nats -------------------------------------------------------------------
+
+svc_nats() {
+  local port=4222 state=running
+  if ! port_open "$port"; then
+    state=started
+    if [[ ! -x /usr/sbin/nats-server ]]; then
+      apt_install nats-server
+      state=installed
+    fi
+    # JetStream needs a writable store directory.
+    mkdir -p /var/lib/nats-server
+    start-stop-daemon --start --oknodo --background --exec /usr/sbin/nats-server -- \
+      -a "$HOST" -p "$port" -js -sd /var/lib/nats-server -l /var/log/nats-server.log \
+      || die 1 "nats: start-stop-daemon failed"
+    wait_until nats port_open "$port"
+  fi
+  report nats "$port" "$state"
+}
+
+# --- mosquitto (MQTT) -------------------------------------------------------
+
+svc_mosquitto() {
+  local port=1883 state=running conf="$SCRIPT_DIR/mosquitto.conf"
+  if ! port_open "$port"; then
+    state=started
+    if ! command -v mosquitto >/dev/null; then
+      apt_install mosquitto
+      state=installed
+      # The package may have started its own broker with the system config;
+      # keep it if so (we only impose our config on brokers we start).
+    fi
+    if ! port_open "$port"; then
+      [[ -f $conf ]] || die 1 "mosquitto: $conf not found"
+      # mosquitto drops privileges to the mosquitto user as root, so the
+      # persistence directory named in our conf must be writable by it.
+      install -d -o mosquitto -g mosquitto /var/lib/mosquitto/ingestd
+      mosquitto -d -c "$conf" || die 1 "mosquitto: failed to start with $conf"
+    fi
+    wait_until mosquitto port_open "$port"
+  fi
+  report mosquitto "$port" "$state"
+}
+
+# --- not yet supported ------------------------------------------------------
+
+svc_kafka() { die 2 "kafka: not yet supported by scripts/services.sh"; }
+svc_influxdb() { die 2 "influxdb: not yet supported by scripts/services.sh"; }
+
+# --- main -------------------------------------------------------------------
+
+main() {
+  local services=("$@") name
+  if [[ ${#services[@]} -eq 0 ]]; then
+    services=("${ALL_SERVICES[@]}")
+  fi
+  # Resolve and validate every name before touching anything, so a typo or
+  # an unsupported service fails fast instead of after a slow install.
+  local resolved=()
+  for name in "${services[@]}"; do
+    case "$name" in
+      -h | --help)
+        echo "usage: bash scripts/services.sh [${ALL_SERVICES[*]}] ...  (default: all)"
+        exit 0
+        ;;
+      mqtt) name=mosquitto ;;
+    esac
+    declare -F "svc_$name" >/dev/null \
+      || die 2 "unknown service '$name' (known: ${ALL_SERVICES[*]})"
+    # Placeholders exit 2 here, before any other service is touched; drop a
+    # name from this list when its real svc_ function lands.
+    case "$name" in
+      kafka | influxdb) "svc_$name" ;;
+    esac
+    resolved+=("$name")
+  done
+  for name in "${resolved[@]}"; do
+    "svc_$name"
+  done
+}
+
+main "$@"

@@ -1,0 +1,137 @@
+import type { EnergyMeterSettings } from '../domains/energy-meter/settings.ts';
+import { parseZone, UTC } from '../processors/timestamps.ts';
+import { DOMAINS } from '../domains/index.ts';
+import { EnvReader, type Env } from './env.ts';
+
+export interface RabbitMqSettings {
+  readonly url: string;
+  readonly ingestExchange: string;
+  readonly ingestQueue: string;
+  readonly ingestRoutingKey: string;
+  readonly workerExchange: string;
+  readonly dlqQueue: string;
+  readonly prefetch: number;
+}
+
+export interface Config {
+  readonly serviceName: string;
+  readonly port: number;
+  readonly apiHost: string;
+  readonly logLevel: string;
+  readonly shutdownTimeoutMs: number;
+  readonly enableWorker: boolean;
+  readonly domains: ReadonlyArray<string>;
+  readonly maxMessageBytes: number;
+  readonly batchSize: number;
+  readonly database: {
+    readonly url: string;
+    readonly poolMax: number;
+    readonly statementTimeoutMs: number;
+  };
+  readonly rabbitmq: RabbitMqSettings;
+  readonly energyMeter: EnergyMeterSettings;
+  readonly retry: { readonly initialMs: number; readonly maxMs: number };
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+function databaseUrl(r: EnvReader): string {
+  const direct = r.optionalString(['DATABASE_URL', 'POSTGRES_URL', 'POSTGRES_DSN']);
+  if (direct !== undefined) return r.url(['DATABASE_URL', 'POSTGRES_URL', 'POSTGRES_DSN'], direct, ['postgres', 'postgresql']);
+  const host = r.optionalString('DB_HOST');
+  if (host === undefined) return 'postgres://postgres@127.0.0.1:5432/postgres';
+  const u = new URL('postgres://localhost');
+  u.hostname = host;
+  u.port = String(r.int('DB_PORT', 5432, 1, 65535));
+  u.pathname = `/${encodeURIComponent(r.string('DB_NAME', 'postgres'))}`;
+  u.username = encodeURIComponent(r.string('DB_USER', 'postgres'));
+  const password = r.optionalString('DB_PASSWORD');
+  if (password !== undefined) u.password = encodeURIComponent(password);
+  const ssl = r.optionalString(['DB_SSLMODE', 'PGSSLMODE']);
+  if (ssl !== undefined) u.searchParams.set('sslmode', ssl);
+  return u.toString();
+}
+
+/** Resolves the whole configuration; `problems` lists every invalid variable. */
+export function loadConfig(env: Env): { config: Config; problems: string[] } {
+  const r = new EnvReader(env);
+
+  const logLevel = r.string('LOG_LEVEL', 'info').toLowerCase();
+  if (!LOG_LEVELS.includes(logLevel)) r.problem(`LOG_LEVEL: must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
+
+  const known = DOMAINS.map((d) => d.name);
+  const domains = r.list('DOMAINS_ENABLED', known);
+  for (const d of domains) {
+    if (!known.includes(d)) r.problem(`DOMAINS_ENABLED: unknown domain "${d}" (known: ${known.join(', ')})`);
+  }
+
+  const zoneRaw = r.string('METER_TIMESTAMP_ZONE', 'UTC');
+  const zone = parseZone(zoneRaw);
+  if (zone === null) r.problem(`METER_TIMESTAMP_ZONE: not a UTC offset (+07:00) or IANA zone name (Asia/Jakarta): "${zoneRaw}"`);
+
+  const rabbitmq: RabbitMqSettings = {
+    url: r.url('RABBITMQ_URL', 'amqp://guest:guest@127.0.0.1:5672', ['amqp', 'amqps']),
+    ingestExchange: r.string('RABBITMQ_INGEST_EXCHANGE', 'energy-metering.ingest.exchange'),
+    ingestQueue: r.string('RABBITMQ_INGEST_QUEUE', 'energy-metering.ingest.queue'),
+    ingestRoutingKey: r.string('RABBITMQ_INGEST_ROUTING_KEY', 'meter.reading.ingested'),
+    workerExchange: r.string('RABBITMQ_WORKER_EXCHANGE', 'energy-metering.worker.events.exchange'),
+    dlqQueue: r.string('RABBITMQ_DLQ_QUEUE', 'energy-metering.ingest.dlq'),
+    prefetch: r.int('RABBITMQ_PREFETCH', 10, 1, 65535),
+  };
+
+  const config: Config = {
+    serviceName: r.string('SERVICE_NAME', 'ingestd'),
+    port: r.int(['PORT', 'ANALYTICS_WORKER_PORT'], 8080, 0, 65535),
+    apiHost: r.string('API_HOST', '0.0.0.0'),
+    logLevel,
+    shutdownTimeoutMs: r.duration('SHUTDOWN_TIMEOUT', 30_000, 's'),
+    enableWorker: r.bool('ENABLE_WORKER', true),
+    domains,
+    maxMessageBytes: r.int('MAX_MESSAGE_BYTES', 1 << 20, 1),
+    batchSize: r.int('BATCH_SIZE', 1000, 1, 100_000),
+    database: {
+      url: databaseUrl(r),
+      poolMax: r.int('DB_POOL_MAX', 10, 2, 1000),
+      statementTimeoutMs: r.duration('DB_STATEMENT_TIMEOUT', 60_000, 'ms'),
+    },
+    rabbitmq,
+    energyMeter: {
+      rules: {
+        toleranceMs: r.duration('TIMESTAMP_TOLERANCE', 300_000, 's'),
+        zone: zone ?? UTC,
+        maxNameLength: 100,
+      },
+      spike: {
+        factor: r.number('SPIKE_FACTOR', 3, 1),
+        window: r.int('SPIKE_WINDOW', 10, 1, 1000),
+        minHistory: r.int('SPIKE_MIN_HISTORY', 10, 1, 1000),
+      },
+      outputExchange: rabbitmq.workerExchange,
+      retentionMonths: r.int('METER_RETENTION_MONTHS', 12, 1, 1200),
+    },
+    retry: {
+      initialMs: r.duration('RETRY_INITIAL', 200, 'ms'),
+      maxMs: r.duration('RETRY_MAX', 10_000, 'ms'),
+    },
+  };
+  if (config.energyMeter.spike.minHistory > config.energyMeter.spike.window) {
+    r.problem('SPIKE_MIN_HISTORY: cannot exceed SPIKE_WINDOW (the history holds at most SPIKE_WINDOW values)');
+  }
+  return { config, problems: r.problems };
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.problems = problems;
+  }
+}
+
+/** loadConfig that throws ConfigError listing every problem. */
+export function requireConfig(env: Env): Config {
+  const { config, problems } = loadConfig(env);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}

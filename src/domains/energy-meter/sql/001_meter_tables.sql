@@ -1,0 +1,61 @@
+-- energy-meter: clients, raw readings and the rolling history the spike detector reads.
+
+CREATE TABLE IF NOT EXISTS meter_clients (
+  id                 uuid PRIMARY KEY,            -- UUIDv5 of the fingerprint
+  client_fingerprint varchar(255) UNIQUE NOT NULL,
+  first_seen_at      timestamptz NOT NULL,
+  last_seen_at       timestamptz NOT NULL,
+  created_at         timestamptz NOT NULL DEFAULT now(),
+  updated_at         timestamptz NOT NULL DEFAULT now()
+);
+
+-- Readings are stored whatever their verdict, names and raw entries verbatim; the row
+-- says why it is invalid. TimescaleDB when the extension is loaded, else native monthly
+-- range partitions (created ahead by the worker) with a DEFAULT partition so that a row
+-- with any timestamp is stored.
+DO $$
+DECLARE
+  columns text := $cols$
+    id                uuid        NOT NULL,        -- UUIDv5 of (message id, reading index)
+    message_id        text        NOT NULL,
+    client_id         uuid        NOT NULL REFERENCES meter_clients (id),
+    metric_name       text        NOT NULL,
+    metric_value      double precision,           -- NULL when data is not a number
+    reading_timestamp timestamptz NOT NULL,
+    received_at       timestamptz NOT NULL,
+    validation_status varchar(20) NOT NULL CHECK (validation_status IN ('valid', 'invalid')),
+    anomaly_reason    text,
+    raw_payload       jsonb       NOT NULL,        -- the PM entry as received
+    created_at        timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (id, reading_timestamp)
+  $cols$;
+BEGIN
+  IF current_setting('shared_preload_libraries', true) LIKE '%timescaledb%'
+     AND EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb') THEN
+    CREATE EXTENSION IF NOT EXISTS timescaledb;
+    EXECUTE format('CREATE TABLE meter_readings_raw (%s)', columns);
+    PERFORM create_hypertable('meter_readings_raw', 'reading_timestamp');
+    ALTER TABLE meter_readings_raw SET (timescaledb.compress, timescaledb.compress_segmentby = 'client_id, metric_name');
+    PERFORM add_compression_policy('meter_readings_raw', INTERVAL '7 days');
+    PERFORM add_retention_policy('meter_readings_raw', INTERVAL '1 year');
+  ELSE
+    EXECUTE format('CREATE TABLE meter_readings_raw (%s) PARTITION BY RANGE (reading_timestamp)', columns);
+    CREATE TABLE meter_readings_raw_default PARTITION OF meter_readings_raw DEFAULT;
+  END IF;
+END $$;
+
+CREATE INDEX IF NOT EXISTS idx_meter_readings_client_metric
+  ON meter_readings_raw (client_id, metric_name, reading_timestamp DESC);
+CREATE INDEX IF NOT EXISTS idx_meter_readings_validation ON meter_readings_raw (validation_status);
+CREATE INDEX IF NOT EXISTS idx_meter_readings_timestamp ON meter_readings_raw (reading_timestamp DESC);
+
+-- The last valid values per (client, metric), oldest first: the spike detector's window,
+-- advanced in the same transaction as the readings so that restarts and several
+-- instances see the same history.
+CREATE TABLE IF NOT EXISTS meter_metric_history (
+  client_id   uuid NOT NULL REFERENCES meter_clients (id),
+  metric_name text NOT NULL,
+  recent      double precision[] NOT NULL DEFAULT '{}',
+  updated_at  timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (client_id, metric_name)
+);

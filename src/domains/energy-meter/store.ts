@@ -1,0 +1,110 @@
+import type { PoolClient } from 'pg';
+import { copyRows, type CopyValue } from '../../sinks/postgres/copy.ts';
+import type { DetectedReading } from './detect.ts';
+
+/** Which messages of the batch are already stored (a redelivery): probed by their first reading. */
+export async function storedMessages(tx: PoolClient, probes: ReadonlyArray<{ id: string; timestamp: number }>): Promise<Set<string>> {
+  if (probes.length === 0) return new Set();
+  const { rows } = await tx.query<{ id: string }>(
+    `SELECT k.id::text AS id FROM unnest($1::uuid[], $2::timestamptz[]) AS k(id, ts)
+      WHERE EXISTS (SELECT 1 FROM meter_readings_raw r WHERE r.id = k.id AND r.reading_timestamp = k.ts)`,
+    [probes.map((p) => p.id), probes.map((p) => new Date(p.timestamp).toISOString())],
+  );
+  return new Set(rows.map((r) => r.id));
+}
+
+export interface ClientSighting {
+  readonly id: string;
+  readonly fingerprint: string;
+  readonly firstSeen: number;
+  readonly lastSeen: number;
+}
+
+/** Creates unseen clients and moves last_seen_at forward (never back). Sorted by id: no deadlocks. */
+export async function upsertClients(tx: PoolClient, clients: ReadonlyArray<ClientSighting>): Promise<void> {
+  if (clients.length === 0) return;
+  const sorted = [...clients].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  await tx.query(
+    `INSERT INTO meter_clients AS c (id, client_fingerprint, first_seen_at, last_seen_at)
+     SELECT * FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::timestamptz[])
+     ON CONFLICT (id) DO UPDATE SET
+       first_seen_at = least(c.first_seen_at, excluded.first_seen_at),
+       last_seen_at  = greatest(c.last_seen_at, excluded.last_seen_at),
+       updated_at    = now()
+     WHERE excluded.last_seen_at > c.last_seen_at OR excluded.first_seen_at < c.first_seen_at`,
+    [
+      sorted.map((c) => c.id),
+      sorted.map((c) => c.fingerprint),
+      sorted.map((c) => new Date(c.firstSeen).toISOString()),
+      sorted.map((c) => new Date(c.lastSeen).toISOString()),
+    ],
+  );
+}
+
+export interface SeriesRef {
+  readonly clientId: string;
+  readonly metric: string;
+}
+
+/**
+ * Loads and locks the spike history of these series. Rows are created first, then locked
+ * in key order, so two instances on the same series take turns instead of deadlocking.
+ */
+export async function lockHistories(tx: PoolClient, series: ReadonlyArray<SeriesRef>): Promise<Array<SeriesRef & { recent: number[] }>> {
+  if (series.length === 0) return [];
+  const sorted = [...series].sort((a, b) => (a.clientId === b.clientId ? (a.metric < b.metric ? -1 : 1) : a.clientId < b.clientId ? -1 : 1));
+  const ids = sorted.map((s) => s.clientId);
+  const metrics = sorted.map((s) => s.metric);
+  await tx.query(
+    `INSERT INTO meter_metric_history (client_id, metric_name)
+     SELECT * FROM unnest($1::uuid[], $2::text[]) ON CONFLICT DO NOTHING`,
+    [ids, metrics],
+  );
+  const { rows } = await tx.query<{ client_id: string; metric_name: string; recent: number[] }>(
+    `SELECT h.client_id::text, h.metric_name, h.recent FROM meter_metric_history h
+       JOIN unnest($1::uuid[], $2::text[]) AS k(c, m) ON h.client_id = k.c AND h.metric_name = k.m
+      ORDER BY h.client_id, h.metric_name FOR UPDATE OF h`,
+    [ids, metrics],
+  );
+  return rows.map((r) => ({ clientId: r.client_id, metric: r.metric_name, recent: r.recent }));
+}
+
+export async function saveHistories(tx: PoolClient, histories: ReadonlyArray<SeriesRef & { recent: number[] }>): Promise<void> {
+  if (histories.length === 0) return;
+  await tx.query(
+    `UPDATE meter_metric_history h SET recent = k.recent::double precision[], updated_at = now()
+       FROM unnest($1::uuid[], $2::text[], $3::text[]) AS k(c, m, recent)
+      WHERE h.client_id = k.c AND h.metric_name = k.m`,
+    [histories.map((h) => h.clientId), histories.map((h) => h.metric), histories.map((h) => `{${h.recent.join(',')}}`)],
+  );
+}
+
+export interface ReadingRow {
+  readonly id: string;
+  readonly messageId: string;
+  readonly clientId: string;
+  readonly receivedAt: number;
+  readonly reading: DetectedReading;
+}
+
+const COLUMNS = [
+  'id', 'message_id', 'client_id', 'metric_name', 'metric_value', 'reading_timestamp',
+  'received_at', 'validation_status', 'anomaly_reason', 'raw_payload',
+] as const;
+
+export async function insertReadings(tx: PoolClient, rows: ReadonlyArray<ReadingRow>): Promise<void> {
+  if (rows.length === 0) return;
+  await copyRows(tx, 'meter_readings_raw', COLUMNS, rowsOf(rows));
+}
+
+function* rowsOf(rows: ReadonlyArray<ReadingRow>): Iterable<CopyValue[]> {
+  for (const r of rows) {
+    yield [
+      r.id, r.messageId, r.clientId, r.reading.name, r.reading.value,
+      new Date(r.reading.timestamp).toISOString(), new Date(r.receivedAt).toISOString(),
+      r.reading.status, r.reading.reason,
+      // jsonb of the entry as received; `null` entries stay JSON null.
+      JSON.stringify(r.reading.raw ?? null),
+    ];
+  }
+}

@@ -1,0 +1,11 @@
+import type { DomainPlugin } from './types.ts';
+import { energyMeter } from './energy-meter/index.ts';
+
+/** Built-in domains: one line each. */
+export const DOMAINS: ReadonlyArray<DomainPlugin> = [
+  energyMeter,
+];
+
+export function findDomain(name: string): DomainPlugin | undefined {
+  return DOMAINS.find((d) => d.name === name);
+}

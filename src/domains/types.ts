@@ -1,0 +1,59 @@
+import type pg from 'pg';
+import type { PoolClient } from 'pg';
+import type { Config } from '../config/index.ts';
+import type { Logger } from '../runtime/logger.ts';
+import type { Delivery, OutboundMessage } from '../sources/types.ts';
+
+/** A delivery that decoded cleanly, with the stable id it is deduplicated on. */
+export interface Decoded<M> {
+  /** Position in the source batch (for settle / dead-lettering). */
+  readonly index: number;
+  readonly delivery: Delivery;
+  readonly messageId: string;
+  readonly value: M;
+}
+
+/** What a batch changed, for metrics; counted only after COMMIT. */
+export interface ApplyStats {
+  readings: { valid: number; invalid: number };
+  anomalies: Record<string, number>;
+  /** Messages already stored before (redeliveries), skipped. */
+  duplicates: number;
+}
+
+export const emptyStats = (): ApplyStats => ({ readings: { valid: 0, invalid: 0 }, anomalies: {}, duplicates: 0 });
+
+export interface ApplyResult {
+  readonly outbound: ReadonlyArray<OutboundMessage>;
+  readonly stats: ApplyStats;
+}
+
+export interface DomainContext {
+  readonly config: Config;
+  readonly log: Logger;
+  readonly pool: pg.Pool;
+}
+
+/**
+ * A domain: decode is pure (bytes → message or a structural IngestError); apply writes a
+ * batch inside the unit of work's transaction and returns what to publish. Everything
+ * between (validation, anomaly detection) lives in pure functions the domain calls.
+ */
+export interface DomainHandler<M = unknown> {
+  readonly name: string;
+  decode(delivery: Delivery): { messageId: string; value: M };
+  apply(tx: PoolClient, messages: ReadonlyArray<Decoded<M>>): Promise<ApplyResult>;
+  /** Outside the transaction, before it: DDL the batch needs (partitions). */
+  prepare?(messages: ReadonlyArray<Decoded<M>>): Promise<void>;
+  /** Periodic housekeeping (partitions ahead, retention); run at start and hourly. */
+  maintain?(): Promise<void>;
+}
+
+export interface DomainPlugin {
+  readonly name: string;
+  /** Folder of numbered `.sql` migrations (`001_name.sql`). */
+  readonly migrations: URL;
+  /** Default binding: which source kind and which route feed this domain. */
+  readonly defaultSource: 'amqp' | 'kafka' | 'nats' | 'mqtt';
+  create(ctx: DomainContext): DomainHandler<any>;
+}

@@ -1,0 +1,33 @@
+import { createHash } from 'node:crypto';
+
+const hex = (b: Buffer): string => b.toString('hex');
+
+function parseUuid(uuid: string): Buffer {
+  return Buffer.from(uuid.replace(/-/g, ''), 'hex');
+}
+
+function formatUuid(b: Buffer): string {
+  const h = hex(b);
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
+}
+
+/** Namespace of every id ingestd derives (a fixed, random UUID). */
+export const INGESTD_NAMESPACE = '6f1c2b0e-3a7d-4c2e-9b8a-5d4e3f2a1b0c';
+const NAMESPACE_BYTES = parseUuid(INGESTD_NAMESPACE);
+
+/**
+ * RFC 4122 version-5 UUID (SHA-1 of namespace + name). Deterministic, so every instance
+ * and every redelivery derives the same id.
+ */
+export function uuidV5(name: string, namespace: Buffer = NAMESPACE_BYTES): string {
+  const digest = createHash('sha1').update(namespace).update(name, 'utf8').digest();
+  const b = digest.subarray(0, 16);
+  b[6] = (b[6]! & 0x0f) | 0x50;
+  b[8] = (b[8]! & 0x3f) | 0x80;
+  return formatUuid(b);
+}
+
+export const namespaceFor = (uuid: string): Buffer => parseUuid(uuid);
+
+/** Hex SHA-256 of bytes: the id of a message that carries none. */
+export const sha256Hex = (body: Uint8Array): string => createHash('sha256').update(body).digest('hex');

@@ -1,0 +1,77 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { formatSeconds, parseMeterTimestamp, parseRfc3339, parseZone, withinTolerance } from './timestamps.ts';
+
+const at = (iso: string): number => Date.parse(iso);
+
+test('DD/MM/YYYY HH:mm:ss is read as UTC', () => {
+  assert.equal(parseMeterTimestamp('29/12/2025 10:29:55'), at('2025-12-29T10:29:55Z'));
+});
+
+test('DD HH:mm:ss/MM/YYYY is read as UTC', () => {
+  assert.equal(parseMeterTimestamp('29 10:30:45/12/2025'), at('2025-12-29T10:30:45Z'));
+});
+
+test('RFC 3339 with Z, offsets and fractions', () => {
+  assert.equal(parseMeterTimestamp('2025-12-29T10:30:45Z'), at('2025-12-29T10:30:45Z'));
+  assert.equal(parseMeterTimestamp('2025-12-29T17:30:45+07:00'), at('2025-12-29T10:30:45Z'));
+  assert.equal(parseMeterTimestamp('2025-12-29T05:00:45-05:30'), at('2025-12-29T10:30:45Z'));
+  assert.equal(parseMeterTimestamp('2025-12-29T10:30:45.123456789Z'), at('2025-12-29T10:30:45.123Z'));
+  assert.equal(parseMeterTimestamp('2025-12-29t10:30:45.5z'), at('2025-12-29T10:30:45.500Z'));
+});
+
+test('impossible calendar dates are rejected, leap days are not', () => {
+  assert.equal(parseMeterTimestamp('31/02/2025 10:00:00'), null);
+  assert.equal(parseMeterTimestamp('29/02/2025 10:00:00'), null);
+  assert.equal(parseMeterTimestamp('29/02/2024 10:00:00'), at('2024-02-29T10:00:00Z'));
+  assert.equal(parseMeterTimestamp('29/02/2000 10:00:00'), at('2000-02-29T10:00:00Z'));
+  assert.equal(parseMeterTimestamp('29/02/1900 10:00:00'), null);
+  assert.equal(parseMeterTimestamp('31 10:00:00/04/2025'), null);
+  assert.equal(parseMeterTimestamp('2025-02-30T10:00:00Z'), null);
+  assert.equal(parseMeterTimestamp('00/01/2025 10:00:00'), null);
+  assert.equal(parseMeterTimestamp('01/13/2025 10:00:00'), null);
+});
+
+test('out-of-range times and offsets are rejected', () => {
+  assert.equal(parseMeterTimestamp('29/12/2025 24:00:00'), null);
+  assert.equal(parseMeterTimestamp('29/12/2025 10:60:00'), null);
+  assert.equal(parseMeterTimestamp('29/12/2025 10:00:60'), null);
+  assert.equal(parseRfc3339('2025-12-29T10:00:00+24:00'), null);
+  assert.equal(parseRfc3339('2025-12-29T10:00:00+05:60'), null);
+});
+
+test('other shapes are rejected', () => {
+  for (const raw of ['', '2025-12-29', '2025-12-29 10:00:00Z', '2025-12-29T10:00:00', '29/12/25 10:00:00',
+    '29/12/2025 10:00', ' 29/12/2025 10:00:00', '29/12/2025 10:00:00 ', '1735467000', 'yesterday',
+    '2025-12-29T10:00:00.Z', '２９/12/2025 10:00:00']) {
+    assert.equal(parseMeterTimestamp(raw), null, raw);
+  }
+});
+
+test('years below 100 are not shifted into the 1900s', () => {
+  assert.equal(new Date(parseRfc3339('0099-01-01T00:00:00Z')!).getUTCFullYear(), 99);
+});
+
+test('the wall-clock formats honour a configured zone', () => {
+  assert.equal(parseMeterTimestamp('29/12/2025 17:29:55', parseZone('+07:00')!), at('2025-12-29T10:29:55Z'));
+  assert.equal(parseMeterTimestamp('29/12/2025 17:29:55', parseZone('Asia/Jakarta')!), at('2025-12-29T10:29:55Z'));
+  // Summer time in Berlin is UTC+2.
+  assert.equal(parseMeterTimestamp('01/07/2025 12:00:00', parseZone('Europe/Berlin')!), at('2025-07-01T10:00:00Z'));
+  // The zone does not apply to RFC 3339, which carries its own offset.
+  assert.equal(parseMeterTimestamp('2025-12-29T10:29:55Z', parseZone('+07:00')!), at('2025-12-29T10:29:55Z'));
+  assert.equal(parseZone('Not/AZone'), null);
+  assert.equal(parseZone('+25:00'), null);
+});
+
+test('tolerance is inclusive at the edge', () => {
+  const ref = at('2025-12-29T10:30:00Z');
+  assert.equal(withinTolerance(ref - 300_000, ref, 300_000), true);
+  assert.equal(withinTolerance(ref + 300_000, ref, 300_000), true);
+  assert.equal(withinTolerance(ref - 300_001, ref, 300_000), false);
+  assert.equal(withinTolerance(ref + 300_001, ref, 300_000), false);
+});
+
+test('seconds are formatted without noise', () => {
+  assert.equal(formatSeconds(360_000), '360');
+  assert.equal(formatSeconds(300_001), '300.001');
+});

@@ -1,0 +1,114 @@
+/**
+ * Timestamp parsing shared by the domains. Every parser validates the calendar (no 31/02,
+ * no hour 24) instead of letting Date roll the value over to another day.
+ */
+
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+const isLeap = (y: number): boolean => (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
+
+export const daysInMonth = (year: number, month: number): number =>
+  month === 2 && isLeap(year) ? 29 : (DAYS_IN_MONTH[month - 1] ?? 0);
+
+/** Wall-clock fields to epoch ms (UTC), or null when a field is out of range. */
+export function utcFromFields(y: number, mo: number, d: number, h: number, mi: number, s: number, ms = 0): number | null {
+  if (mo < 1 || mo > 12 || d < 1 || d > daysInMonth(y, mo) || h > 23 || mi > 59 || s > 59) return null;
+  const t = Date.UTC(y, mo - 1, d, h, mi, s, ms);
+  // Date.UTC maps years 0–99 to 1900–1999; setUTCFullYear puts them back.
+  if (y < 100) return new Date(t).setUTCFullYear(y);
+  return t;
+}
+
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:([Zz])|([+-])(\d{2}):(\d{2}))$/;
+
+/** RFC 3339 date-time (offset or Z, optional fraction) to epoch ms; null when invalid. */
+export function parseRfc3339(raw: string): number | null {
+  const m = RFC3339.exec(raw);
+  if (m === null) return null;
+  const ms = m[7] === undefined ? 0 : Number(m[7].slice(0, 3).padEnd(3, '0'));
+  const t = utcFromFields(+m[1]!, +m[2]!, +m[3]!, +m[4]!, +m[5]!, +m[6]!, ms);
+  if (t === null) return null;
+  if (m[8] !== undefined) return t;
+  const oh = +m[10]!;
+  const om = +m[11]!;
+  if (oh > 23 || om > 59) return null;
+  const offset = (oh * 60 + om) * 60_000;
+  return m[9] === '-' ? t + offset : t - offset;
+}
+
+/** Zone of the formats that carry none: a fixed offset or an IANA zone name. */
+export type WallClockZone = { readonly offsetMinutes: number } | { readonly iana: string };
+
+export const UTC: WallClockZone = { offsetMinutes: 0 };
+
+/** `UTC`, `+07:00`, `-0330` or an IANA name such as `Asia/Jakarta`; null when unknown. */
+export function parseZone(raw: string): WallClockZone | null {
+  const s = raw.trim();
+  if (s === '' || /^(utc|z|gmt)$/i.test(s)) return UTC;
+  const m = /^([+-])(\d{2}):?(\d{2})$/.exec(s);
+  if (m !== null) {
+    const minutes = +m[2]! * 60 + +m[3]!;
+    if (+m[2]! > 23 || +m[3]! > 59) return null;
+    return { offsetMinutes: m[1] === '-' ? -minutes : minutes };
+  }
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: s });
+    return { iana: s };
+  } catch {
+    return null;
+  }
+}
+
+const zoneFormatters = new Map<string, Intl.DateTimeFormat>();
+
+/** Offset of an IANA zone at a UTC instant, in minutes east of UTC. */
+function ianaOffsetMinutes(zone: string, utcMs: number): number {
+  let f = zoneFormatters.get(zone);
+  if (f === undefined) {
+    f = new Intl.DateTimeFormat('en-US', {
+      timeZone: zone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric',
+      hour: 'numeric', minute: 'numeric', second: 'numeric',
+    });
+    zoneFormatters.set(zone, f);
+  }
+  const p: Record<string, number> = {};
+  for (const part of f.formatToParts(utcMs)) if (part.type !== 'literal') p[part.type] = Number(part.value);
+  const asUtc = Date.UTC(p.year!, p.month! - 1, p.day!, p.hour!, p.minute!, p.second!);
+  return Math.round((asUtc - Math.floor(utcMs / 1000) * 1000) / 60_000);
+}
+
+function wallClockToUtc(wall: number, zone: WallClockZone): number {
+  if ('offsetMinutes' in zone) return wall - zone.offsetMinutes * 60_000;
+  // Two passes settle the offset across a DST change.
+  let t = wall - ianaOffsetMinutes(zone.iana, wall) * 60_000;
+  t = wall - ianaOffsetMinutes(zone.iana, t) * 60_000;
+  return t;
+}
+
+const DMY = /^(\d{2})\/(\d{2})\/(\d{4}) (\d{2}):(\d{2}):(\d{2})$/;
+const D_TIME_MY = /^(\d{2}) (\d{2}):(\d{2}):(\d{2})\/(\d{2})\/(\d{4})$/;
+
+/**
+ * The meter formats: `DD/MM/YYYY HH:mm:ss`, `DD HH:mm:ss/MM/YYYY` (both in `zone`) and
+ * RFC 3339. Returns epoch ms or null.
+ */
+export function parseMeterTimestamp(raw: string, zone: WallClockZone = UTC): number | null {
+  let m = DMY.exec(raw);
+  if (m !== null) {
+    const wall = utcFromFields(+m[3]!, +m[2]!, +m[1]!, +m[4]!, +m[5]!, +m[6]!);
+    return wall === null ? null : wallClockToUtc(wall, zone);
+  }
+  m = D_TIME_MY.exec(raw);
+  if (m !== null) {
+    const wall = utcFromFields(+m[6]!, +m[5]!, +m[1]!, +m[2]!, +m[3]!, +m[4]!);
+    return wall === null ? null : wallClockToUtc(wall, zone);
+  }
+  return parseRfc3339(raw);
+}
+
+/** `|t − reference| ≤ toleranceMs`, inclusive at the edge. */
+export const withinTolerance = (t: number, reference: number, toleranceMs: number): boolean =>
+  Math.abs(t - reference) <= toleranceMs;
+
+/** Seconds for messages: whole numbers stay whole, fractions keep up to 3 decimals. */
+export const formatSeconds = (ms: number): string => String(Math.round(ms) / 1000);

@@ -1,0 +1,31 @@
+import type { IngestError } from './errors.ts';
+import type { Delivery } from '../sources/types.ts';
+
+/** Header names of a dead letter (SPEC §4), the same on every broker. */
+export const DLQ_HEADERS = {
+  errorClass: 'x-error-class',
+  errorCode: 'x-error-code',
+  reason: 'x-error-reason',
+  source: 'x-original-source',
+  partition: 'x-original-partition',
+  offset: 'x-original-offset',
+  attempts: 'x-attempts',
+  firstFailedAt: 'x-first-failed-at',
+} as const;
+
+const MAX_REASON = 1024;
+
+/** The headers a dead letter carries, added to the original message's own headers. */
+export function deadLetterHeaders(delivery: Delivery, error: IngestError, now = new Date()): Record<string, string> {
+  const h: Record<string, string> = {
+    [DLQ_HEADERS.errorClass]: error.errorClass,
+    [DLQ_HEADERS.errorCode]: error.code,
+    [DLQ_HEADERS.reason]: error.message.length > MAX_REASON ? `${error.message.slice(0, MAX_REASON)}…` : error.message,
+    [DLQ_HEADERS.source]: delivery.route,
+    [DLQ_HEADERS.attempts]: String(delivery.origin.attempts),
+    [DLQ_HEADERS.firstFailedAt]: delivery.origin.firstFailedAt ?? now.toISOString(),
+  };
+  if (delivery.origin.partition !== undefined) h[DLQ_HEADERS.partition] = String(delivery.origin.partition);
+  if (delivery.origin.offset !== undefined) h[DLQ_HEADERS.offset] = delivery.origin.offset;
+  return h;
+}

@@ -1,0 +1,61 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** The Prometheus metrics of SPEC §7 (names are public interface). Labels: domain, source. */
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const ds = ['domain', 'source'] as const;
+  return {
+    registry,
+    messages: new Counter({ name: 'stream_messages_total', help: 'Messages received and settled', labelNames: ds, registers: [registry] }),
+    failed: new Counter({
+      name: 'stream_messages_failed_total',
+      help: 'Messages that failed, by reason (error code)',
+      labelNames: [...ds, 'reason'],
+      registers: [registry],
+    }),
+    dlq: new Counter({ name: 'stream_dlq_messages_total', help: 'Messages sent to a dead-letter queue', labelNames: ds, registers: [registry] }),
+    duplicates: new Counter({
+      name: 'stream_duplicates_skipped_total',
+      help: 'Redelivered messages found already stored and skipped',
+      labelNames: ds,
+      registers: [registry],
+    }),
+    readings: new Counter({ name: 'stream_readings_total', help: 'Readings stored, by validation status', labelNames: [...ds, 'status'], registers: [registry] }),
+    anomalies: new Counter({ name: 'stream_anomalies_detected_total', help: 'Anomalies detected, by type', labelNames: [...ds, 'type'], registers: [registry] }),
+    published: new Counter({
+      name: 'stream_events_published_total',
+      help: 'Derived messages published from the outbox with broker confirms',
+      labelNames: ['publisher'],
+      registers: [registry],
+    }),
+    outboxPending: new Gauge({ name: 'stream_outbox_pending_batches', help: 'Outbox rows waiting to be published', registers: [registry] }),
+    dbWrite: new Histogram({
+      name: 'db_write_latency_ms',
+      help: 'Unit of work (one transaction per batch) duration in milliseconds',
+      labelNames: ds,
+      buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000],
+      registers: [registry],
+    }),
+    batchSize: new Histogram({
+      name: 'stream_batch_size',
+      help: 'Messages per committed batch',
+      labelNames: ds,
+      buckets: [1, 10, 50, 100, 250, 500, 1000, 2500, 5000],
+      registers: [registry],
+    }),
+    latency: new Histogram({
+      name: 'stream_processing_latency_seconds',
+      help: 'Receive to commit, per message',
+      labelNames: ds,
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
+    lag: new Gauge({ name: 'stream_lag_seconds', help: 'Age of the newest committed message at commit (now − its receive time at the broker where known)', labelNames: ds, registers: [registry] }),
+    paused: new Gauge({ name: 'stream_paused', help: '1 while consumption is paused (transient failure, retrying)', labelNames: ds, registers: [registry] }),
+    rabbitmqConnected: new Gauge({ name: 'rabbitmq_connected', help: '1 while connected to RabbitMQ', labelNames: ['role'], registers: [registry] }),
+    dbConnected: new Gauge({ name: 'timescaledb_connected', help: '1 while the database answers', registers: [registry] }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,0 +1,114 @@
+import type pg from 'pg';
+import type { Publisher } from '../sources/types.ts';
+import { claimOutbox, countOutbox, deleteOutbox } from '../sinks/postgres/outbox.ts';
+import { inTransaction } from '../sinks/postgres/pool.ts';
+import { backoffDelay, sleep } from './backoff.ts';
+import { errorMessage } from './errors.ts';
+import type { Readiness } from './health.ts';
+import type { Logger } from './logger.ts';
+import type { Metrics } from './metrics.ts';
+
+export interface RelayOptions {
+  readonly pool: pg.Pool;
+  readonly publishers: ReadonlyMap<string, Publisher>;
+  readonly metrics: Metrics;
+  readonly readiness: Readiness;
+  readonly log: Logger;
+  readonly retry: { readonly initialMs: number; readonly maxMs: number };
+  /** Rows claimed per transaction. */
+  readonly claim?: number;
+  /** Poll for rows left by other instances or by a crash (ms). */
+  readonly pollMs?: number;
+}
+
+/**
+ * Publishes outbox rows after COMMIT: claim, publish with confirms, delete, commit. A crash
+ * between the confirm and the delete republishes the row; messages carry stable ids, so
+ * consumers dedupe (at-least-once downstream, never lost).
+ */
+export class OutboxRelay {
+  readonly #o: RelayOptions;
+  #wake: (() => void) | undefined;
+  #dirty = true;
+  #running: Promise<void> | undefined;
+
+  constructor(options: RelayOptions) {
+    this.#o = options;
+  }
+
+  /** New rows were committed: publish soon. */
+  poke(): void {
+    this.#dirty = true;
+    this.#wake?.();
+  }
+
+  start(signal: AbortSignal): void {
+    this.#running = this.#loop(signal);
+  }
+
+  /** Resolves when the loop has stopped (after the signal aborted). */
+  async stopped(): Promise<void> {
+    await this.#running;
+  }
+
+  /** Publishes everything pending now; used by graceful shutdown. Returns rows left. */
+  async drain(deadline: number): Promise<number> {
+    while (Date.now() < deadline) {
+      const n = await this.#relayOnce().catch((err: unknown) => {
+        this.#o.log.warn({ err: errorMessage(err) }, 'outbox drain failed');
+        return -1;
+      });
+      if (n === 0) break;
+      if (n < 0) await sleep(200);
+    }
+    return countOutbox(this.#o.pool).catch(() => -1);
+  }
+
+  async #loop(signal: AbortSignal): Promise<void> {
+    let failures = 0;
+    while (!signal.aborted) {
+      if (!this.#dirty) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, this.#o.pollMs ?? 1000);
+          this.#wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+          signal.addEventListener('abort', this.#wake, { once: true });
+        });
+        this.#wake = undefined;
+        this.#dirty = true; // a poll always looks
+      }
+      try {
+        this.#dirty = false;
+        const n = await this.#relayOnce();
+        if (n > 0) this.#dirty = true; // maybe more behind
+        if (failures > 0) this.#o.readiness.set('outbox relay', null);
+        failures = 0;
+      } catch (err) {
+        failures++;
+        this.#dirty = true;
+        const delay = backoffDelay(failures, this.#o.retry.initialMs, this.#o.retry.maxMs);
+        // Not a readiness failure on its own: ingest goes on and the outbox keeps the events.
+        this.#o.log.warn({ err: errorMessage(err), retry_in_ms: delay }, 'outbox publish failed; events stay in the outbox');
+        await sleep(delay, signal);
+      }
+    }
+  }
+
+  /** One claim-publish-delete transaction; returns how many rows it published. */
+  async #relayOnce(): Promise<number> {
+    return inTransaction(this.#o.pool, async (tx) => {
+      const rows = await claimOutbox(tx, this.#o.claim ?? 50);
+      for (const row of rows) {
+        const publisher = this.#o.publishers.get(row.publisher);
+        if (publisher === undefined) throw new Error(`outbox row ${row.id} is for publisher "${row.publisher}", which is not configured`);
+        await publisher.publish(row.messages);
+        this.#o.metrics.published.inc({ publisher: row.publisher }, row.messages.length);
+      }
+      await deleteOutbox(tx, rows.map((r) => r.id));
+      if (rows.length > 0) this.#o.metrics.outboxPending.set(await countOutbox(tx));
+      return rows.length;
+    });
+  }
+}

@@ -1,0 +1,204 @@
+import type pg from 'pg';
+import type { Decoded, DomainHandler, ApplyStats } from '../domains/types.ts';
+import type { DeadLetter, Delivery, DeliveryBatch, OutboundMessage, Source } from '../sources/types.ts';
+import { classifyDbError } from '../sinks/postgres/classify.ts';
+import { inTransaction } from '../sinks/postgres/pool.ts';
+import { writeOutbox } from '../sinks/postgres/outbox.ts';
+import { backoffDelay, sleep } from './backoff.ts';
+import { IngestError, errorMessage, structural } from './errors.ts';
+import type { Readiness } from './health.ts';
+import type { Logger } from './logger.ts';
+import type { Metrics } from './metrics.ts';
+
+export interface PipelineOptions {
+  readonly name: string;
+  readonly source: Source;
+  /** The domain a delivery belongs to, or undefined (unknown route → dead letter). */
+  readonly route: (delivery: Delivery) => DomainHandler | undefined;
+  /** Publisher kind the outbox rows are addressed to (`amqp`, `memory`…). */
+  readonly publisher: string;
+  readonly pool: pg.Pool;
+  readonly metrics: Metrics;
+  readonly readiness: Readiness;
+  readonly log: Logger;
+  readonly maxMessageBytes: number;
+  readonly retry: { readonly initialMs: number; readonly maxMs: number };
+  /** Called after every COMMIT that wrote outbox rows. */
+  readonly onOutbox: () => void;
+}
+
+interface Item {
+  readonly handler: DomainHandler;
+  readonly decoded: Decoded<unknown>;
+}
+
+/**
+ * source → decode → route → domain → unit of work → settle. One batch at a time per source,
+ * so acknowledgements follow commits in order. Transient failures pause the pipeline and
+ * retry the same batch; poison isolates its message by bisection.
+ */
+export class Pipeline {
+  readonly #o: PipelineOptions;
+
+  constructor(options: PipelineOptions) {
+    this.#o = options;
+  }
+
+  get name(): string {
+    return this.#o.name;
+  }
+
+  async run(signal: AbortSignal): Promise<void> {
+    for await (const batch of this.#o.source.batches(signal)) {
+      await this.process(batch, signal);
+    }
+  }
+
+  /** Processes and settles one batch (exported for tests and the file source). */
+  async process(batch: DeliveryBatch, signal: AbortSignal): Promise<void> {
+    const { items, dead } = this.#decode(batch.deliveries);
+    const poisoned = await this.#commitAll(items, signal);
+    if (poisoned === 'aborted') {
+      await batch.settle({ kind: 'release' });
+      return;
+    }
+    const deadLetter = [...dead, ...poisoned].sort((a, b) => a.index - b.index);
+    await batch.settle({ kind: 'ack', deadLetter });
+    this.#countSettled(batch.deliveries, items, deadLetter);
+  }
+
+  #decode(deliveries: ReadonlyArray<Delivery>): { items: Item[]; dead: DeadLetter[] } {
+    const items: Item[] = [];
+    const dead: DeadLetter[] = [];
+    const seen = new Set<string>();
+    deliveries.forEach((delivery, index) => {
+      try {
+        if (delivery.body.length > this.#o.maxMessageBytes) {
+          throw structural('INGESTD_ERR_TOO_LARGE', `message of ${delivery.body.length} bytes exceeds MAX_MESSAGE_BYTES (${this.#o.maxMessageBytes})`);
+        }
+        const handler = this.#o.route(delivery);
+        if (handler === undefined) throw structural('INGESTD_ERR_UNKNOWN_ROUTE', `no domain is bound to "${delivery.route}"`);
+        const { messageId, value } = handler.decode(delivery);
+        // The same message twice in one batch (a publisher retry): keep the first.
+        const key = `${handler.name}\u0000${messageId}`;
+        if (seen.has(key)) return;
+        seen.add(key);
+        items.push({ handler, decoded: { index, delivery, messageId, value } });
+      } catch (err) {
+        const error = err instanceof IngestError && err.errorClass === 'structural'
+          ? err
+          : new IngestError('INGESTD_ERR_SCHEMA', `could not decode: ${errorMessage(err)}`, { cause: err });
+        dead.push({ index, error });
+      }
+    });
+    return { items, dead };
+  }
+
+  /** Commits every item, bisecting around poison. Returns the poison dead letters. */
+  async #commitAll(items: ReadonlyArray<Item>, signal: AbortSignal): Promise<DeadLetter[] | 'aborted'> {
+    const poisoned: DeadLetter[] = [];
+    const pending: Item[][] = items.length > 0 ? [[...items]] : [];
+    while (pending.length > 0) {
+      const part = pending.shift()!;
+      const result = await this.#commitWithRetry(part, signal);
+      if (result === 'aborted') return 'aborted';
+      if (result === 'ok') continue;
+      if (part.length === 1) {
+        const item = part[0]!;
+        poisoned.push({ index: item.decoded.index, error: result });
+        this.#o.log.warn(
+          { domain: item.handler.name, message_id: item.decoded.messageId, err: result.message },
+          'poison message isolated; dead-lettering it',
+        );
+        continue;
+      }
+      const mid = Math.ceil(part.length / 2);
+      pending.unshift(part.slice(0, mid), part.slice(mid));
+    }
+    return poisoned;
+  }
+
+  /** ok, a poison error for this part, or aborted. Transient errors never leave here. */
+  async #commitWithRetry(part: ReadonlyArray<Item>, signal: AbortSignal): Promise<'ok' | 'aborted' | IngestError> {
+    const labels = this.#labels();
+    for (let attempt = 0; ; attempt++) {
+      if (signal.aborted && attempt > 0) return 'aborted';
+      try {
+        await this.#unitOfWork(part);
+        if (attempt > 0) {
+          this.#o.readiness.set(`pipeline ${this.#o.name}`, null);
+          this.#o.metrics.paused.set(labels, 0);
+          this.#o.log.info({ pipeline: this.#o.name, attempts: attempt + 1 }, 'batch committed after retry; resuming');
+        }
+        return 'ok';
+      } catch (err) {
+        const error = classifyDbError(err);
+        if (error.errorClass !== 'transient') return error;
+        const delay = backoffDelay(attempt, this.#o.retry.initialMs, this.#o.retry.maxMs);
+        this.#o.readiness.set(`pipeline ${this.#o.name}`, `paused, retrying: ${error.message}`);
+        this.#o.metrics.paused.set(labels, 1);
+        this.#o.metrics.failed.inc({ ...labels, reason: error.code });
+        this.#o.log.warn({ pipeline: this.#o.name, attempt: attempt + 1, retry_in_ms: delay, err: error.message }, 'transient failure; batch will be retried');
+        await sleep(delay, signal);
+      }
+    }
+  }
+
+  async #unitOfWork(part: ReadonlyArray<Item>): Promise<void> {
+    const groups = new Map<DomainHandler, Decoded<unknown>[]>();
+    for (const { handler, decoded } of part) {
+      let g = groups.get(handler);
+      if (g === undefined) groups.set(handler, (g = []));
+      g.push(decoded);
+    }
+    for (const [handler, messages] of groups) await handler.prepare?.(messages);
+
+    const started = performance.now();
+    const results = await inTransaction(this.#o.pool, async (tx) => {
+      const out: Array<{ handler: DomainHandler; stats: ApplyStats }> = [];
+      const outbound: OutboundMessage[] = [];
+      for (const [handler, messages] of groups) {
+        const r = await handler.apply(tx, messages);
+        out.push({ handler, stats: r.stats });
+        for (const m of r.outbound) outbound.push(m);
+      }
+      if (outbound.length > 0) await writeOutbox(tx, this.#o.publisher, outbound);
+      return { out, wroteOutbox: outbound.length > 0 };
+    });
+    const labels = this.#labels();
+    this.#o.metrics.dbWrite.observe(labels, performance.now() - started);
+    this.#o.metrics.batchSize.observe(labels, part.length);
+    for (const { handler, stats } of results.out) this.#countApplied(handler.name, stats);
+    if (results.wroteOutbox) this.#o.onOutbox();
+  }
+
+  #labels(domain = this.#o.name): { domain: string; source: string } {
+    return { domain, source: this.#o.source.kind };
+  }
+
+  #countApplied(domain: string, stats: ApplyStats): void {
+    const m = this.#o.metrics;
+    const labels = this.#labels(domain);
+    if (stats.readings.valid > 0) m.readings.inc({ ...labels, status: 'valid' }, stats.readings.valid);
+    if (stats.readings.invalid > 0) m.readings.inc({ ...labels, status: 'invalid' }, stats.readings.invalid);
+    for (const [type, n] of Object.entries(stats.anomalies)) m.anomalies.inc({ ...labels, type }, n);
+    if (stats.duplicates > 0) m.duplicates.inc(labels, stats.duplicates);
+  }
+
+  #countSettled(deliveries: ReadonlyArray<Delivery>, items: ReadonlyArray<Item>, dead: ReadonlyArray<DeadLetter>): void {
+    const m = this.#o.metrics;
+    const now = Date.now();
+    const labels = this.#labels();
+    m.messages.inc(labels, deliveries.length);
+    for (const d of dead) {
+      m.dlq.inc(labels);
+      m.failed.inc({ ...labels, reason: d.error.code });
+    }
+    let newest = 0;
+    for (const d of deliveries) {
+      m.latency.observe(labels, (now - d.receivedAt) / 1000);
+      if (d.receivedAt > newest) newest = d.receivedAt;
+    }
+    if (items.length > 0 || dead.length > 0) m.lag.set(labels, Math.max(0, (now - newest) / 1000));
+  }
+}

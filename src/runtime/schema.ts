@@ -1,0 +1,18 @@
+import { Ajv, type ErrorObject } from 'ajv';
+
+const ajv = new Ajv({ allErrors: false, strict: true, allowUnionTypes: true });
+
+/** `/data: must have required property 'message_id'`: the JSON Pointer of the failure. */
+export function formatSchemaError(e: ErrorObject): string {
+  return `${e.instancePath === '' ? '/' : e.instancePath}: ${e.message ?? 'is invalid'}`;
+}
+
+/** Compiles once; the returned check gives null when valid, else the reason. */
+export function compileSchema(schema: object): (value: unknown) => string | null {
+  const validate = ajv.compile(schema);
+  return (value) => {
+    if (validate(value)) return null;
+    const first = validate.errors?.[0];
+    return first === undefined ? 'does not match the schema' : formatSchemaError(first);
+  };
+}

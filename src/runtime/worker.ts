@@ -1,0 +1,166 @@
+import type pg from 'pg';
+import { DOMAINS } from '../domains/index.ts';
+import type { DomainHandler, DomainPlugin } from '../domains/types.ts';
+import type { Config } from '../config/index.ts';
+import { migrate, type MigrationSet } from '../sinks/postgres/migrate.ts';
+import { createPool } from '../sinks/postgres/pool.ts';
+import { PUBLISHER_KINDS, SOURCE_KINDS, type SourceContext } from '../sources/index.ts';
+import type { Publisher, Source, SourceStatus } from '../sources/types.ts';
+import { backoffDelay, sleep } from './backoff.ts';
+import { errorMessage } from './errors.ts';
+import { Readiness } from './health.ts';
+import type { Logger } from './logger.ts';
+import { createMetrics, type Metrics } from './metrics.ts';
+import { OutboxRelay } from './outbox-relay.ts';
+import { Pipeline } from './pipeline.ts';
+
+export const CORE_MIGRATIONS: MigrationSet = { scope: 'core', folder: new URL('../../migrations/', import.meta.url) };
+
+export function migrationSets(domains: ReadonlyArray<DomainPlugin>): MigrationSet[] {
+  return [CORE_MIGRATIONS, ...domains.map((d) => ({ scope: d.name, folder: d.migrations }))];
+}
+
+export const enabledDomains = (config: Config): DomainPlugin[] => DOMAINS.filter((d) => config.domains.includes(d.name));
+
+/** Overrides for embedding (the demo's in-process transport, tests). */
+export interface WorkerOverrides {
+  readonly source?: (domain: DomainPlugin) => Source;
+  readonly publisher?: Publisher;
+  readonly pool?: pg.Pool;
+}
+
+export interface Worker {
+  readonly metrics: Metrics;
+  readonly readiness: Readiness;
+  readonly pool: pg.Pool;
+  readonly pipelines: ReadonlyArray<Pipeline>;
+  /** Graceful stop: finish in-flight batches, publish the outbox, close everything. */
+  stop(): Promise<void>;
+}
+
+/** Applies migrations, waiting for the database while it is unavailable. */
+async function migrateWhenReady(pool: pg.Pool, sets: MigrationSet[], log: Logger, readiness: Readiness, signal: AbortSignal): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await migrate(pool, sets, log);
+      readiness.set('database', null);
+      return;
+    } catch (err) {
+      const message = errorMessage(err);
+      if (/migration .* failed/.test(message) || signal.aborted) throw err;
+      readiness.set('database', `unavailable: ${message}`);
+      const delay = backoffDelay(attempt, 500, 10_000);
+      log.warn({ err: message, retry_in_ms: delay }, 'database unavailable at start; waiting');
+      await sleep(delay, signal);
+    }
+  }
+}
+
+export interface WorkerRuntime {
+  readonly metrics: Metrics;
+  readonly readiness: Readiness;
+  /** A failure retrying cannot fix (broker topology mismatch, refused login). */
+  readonly onFatal: (err: Error) => void;
+}
+
+export const createRuntime = (onFatal: (err: Error) => void): WorkerRuntime => ({
+  metrics: createMetrics(),
+  readiness: new Readiness(),
+  onFatal,
+});
+
+export async function startWorker(config: Config, log: Logger, runtime: WorkerRuntime, overrides: WorkerOverrides = {}): Promise<Worker> {
+  const { metrics, readiness } = runtime;
+  const pool = overrides.pool ?? createPool({ ...config.database, applicationName: config.serviceName }, log);
+  const stopping = new AbortController();
+  readiness.set('database', 'connecting');
+
+  const plugins = enabledDomains(config);
+  await migrateWhenReady(pool, migrationSets(plugins), log, readiness, stopping.signal);
+
+  const onStatus = (component: string, s: SourceStatus): void => {
+    readiness.set(component, s.connected ? null : (s.detail ?? 'disconnected'));
+    if (component.startsWith('rabbitmq')) metrics.rabbitmqConnected.set({ role: component.split(' ')[1] ?? '' }, s.connected ? 1 : 0);
+  };
+  const ctx: SourceContext = { config, log, onStatus };
+
+  const publishers = new Map<string, Publisher>();
+  const sources: Source[] = [];
+  const pipelines: Pipeline[] = [];
+  const handlers: DomainHandler[] = [];
+  const relay = new OutboxRelay({ pool, publishers, metrics, readiness, log: log.child({ component: 'outbox' }), retry: config.retry });
+
+  for (const plugin of plugins) {
+    const handler = plugin.create({ config, log: log.child({ domain: plugin.name }), pool });
+    handlers.push(handler);
+    const source = overrides.source?.(plugin) ?? SOURCE_KINDS[plugin.defaultSource]?.(ctx);
+    if (source === undefined) throw new Error(`domain ${plugin.name}: source "${plugin.defaultSource}" is not available yet`);
+    const publisher = overrides.publisher ?? PUBLISHER_KINDS[plugin.defaultSource]?.(ctx);
+    if (publisher === undefined) throw new Error(`domain ${plugin.name}: publisher "${plugin.defaultSource}" is not available yet`);
+    if (!publishers.has(publisher.kind)) publishers.set(publisher.kind, publisher);
+    sources.push(source);
+    pipelines.push(new Pipeline({
+      name: plugin.name,
+      source,
+      route: () => handler,
+      publisher: publisher.kind,
+      pool,
+      metrics,
+      readiness,
+      log: log.child({ domain: plugin.name, source: source.kind }),
+      maxMessageBytes: config.maxMessageBytes,
+      retry: config.retry,
+      onOutbox: () => relay.poke(),
+    }));
+  }
+
+  const maintain = async (): Promise<void> => {
+    for (const h of handlers) await h.maintain?.().catch((err: unknown) => log.warn({ domain: h.name, err: errorMessage(err) }, 'maintenance failed'));
+  };
+  await maintain();
+  const maintenance = setInterval(() => void maintain(), 3_600_000);
+  maintenance.unref();
+
+  // The database probe feeds readiness and `timescaledb_connected` even while idle.
+  const probe = setInterval(() => {
+    pool.query('SELECT 1').then(
+      () => { metrics.dbConnected.set(1); readiness.set('database', null); },
+      (err: unknown) => { metrics.dbConnected.set(0); readiness.set('database', `unavailable: ${errorMessage(err)}`); },
+    );
+  }, 2_000);
+  probe.unref();
+  metrics.dbConnected.set(1);
+
+  // Brokers connect in the background: a broker that is down at start makes the worker
+  // unready, not dead; only failures that retrying cannot fix are fatal.
+  for (const c of [...publishers.values(), ...sources]) {
+    c.start().catch((err: unknown) => runtime.onFatal(err instanceof Error ? err : new Error(String(err))));
+  }
+  relay.start(stopping.signal);
+  const running = pipelines.map((p) =>
+    p.run(stopping.signal).catch((err: unknown) => {
+      log.fatal({ pipeline: p.name, err }, 'pipeline crashed');
+      readiness.set(`pipeline ${p.name}`, `crashed: ${errorMessage(err)}`);
+    }),
+  );
+  log.info({ domains: plugins.map((p) => p.name), sources: sources.map((s) => s.name) }, 'worker started');
+
+  let stopped: Promise<void> | undefined;
+  const stop = (): Promise<void> => (stopped ??= (async () => {
+    const deadline = Date.now() + config.shutdownTimeoutMs;
+    log.info('stopping: finishing in-flight batches');
+    stopping.abort();
+    await Promise.race([Promise.all(running), sleep(Math.max(0, deadline - Date.now() - 1000))]);
+    await relay.stopped();
+    const left = await relay.drain(deadline - 500);
+    if (left > 0) log.warn({ outbox_rows: left }, 'outbox not empty at shutdown; the next start publishes it');
+    clearInterval(probe);
+    clearInterval(maintenance);
+    for (const s of sources) await s.close().catch(() => undefined);
+    for (const p of publishers.values()) await p.close().catch(() => undefined);
+    if (overrides.pool === undefined) await pool.end().catch(() => undefined);
+    log.info('stopped');
+  })());
+
+  return { metrics, readiness, pool, pipelines, stop };
+}

@@ -1,0 +1,57 @@
+import type { ConfirmChannel } from 'amqplib';
+import { IngestError } from '../../runtime/errors.ts';
+import type { Logger } from '../../runtime/logger.ts';
+import type { OutboundMessage, Publisher, SourceStatus } from '../types.ts';
+import { AmqpSession } from './session.ts';
+
+/** Publishes outbox messages to exchanges with publisher confirms, on its own connection. */
+export class AmqpPublisher implements Publisher {
+  readonly kind = 'amqp';
+  readonly #session: AmqpSession;
+  #channel: ConfirmChannel | undefined;
+
+  constructor(options: { url: string; exchanges: ReadonlyArray<string>; log: Logger; onStatus?: (s: SourceStatus) => void }) {
+    const onStatus = options.onStatus ?? (() => undefined);
+    this.#session = new AmqpSession({
+      url: options.url,
+      log: options.log,
+      setup: async (model) => {
+        const ch = await model.createConfirmChannel();
+        ch.on('error', (err: Error) => options.log.warn({ err: err.message }, 'rabbitmq publisher channel error'));
+        ch.on('close', () => {
+          if (this.#channel === ch) this.#channel = undefined;
+        });
+        for (const exchange of options.exchanges) await ch.assertExchange(exchange, 'topic', { durable: true });
+        this.#channel = ch;
+        onStatus({ connected: true });
+      },
+      onDown: (reason) => onStatus({ connected: false, detail: reason }),
+    });
+  }
+
+  async start(): Promise<void> {
+    await this.#session.start();
+  }
+
+  status(): SourceStatus {
+    return this.#channel !== undefined ? { connected: true } : { connected: false, detail: `rabbitmq publisher: ${this.#session.lastError}` };
+  }
+
+  async publish(messages: ReadonlyArray<OutboundMessage>): Promise<void> {
+    const ch = this.#channel;
+    if (ch === undefined) throw new IngestError('INGESTD_ERR_BROKER_UNAVAILABLE', `rabbitmq publisher not connected: ${this.#session.lastError}`);
+    for (const m of messages) {
+      const ok = ch.publish(m.destination, m.key, Buffer.from(m.body), {
+        persistent: true,
+        messageId: m.id,
+        contentType: 'application/json',
+      });
+      if (!ok) await new Promise((resolve) => ch.once('drain', resolve));
+    }
+    await ch.waitForConfirms();
+  }
+
+  async close(): Promise<void> {
+    await this.#session.close();
+  }
+}

@@ -1,0 +1,163 @@
+import type { Channel, ConfirmChannel, ConsumeMessage } from 'amqplib';
+import type { RabbitMqSettings } from '../../config/index.ts';
+import { deadLetterHeaders } from '../../runtime/dead-letter.ts';
+import type { Logger } from '../../runtime/logger.ts';
+import type { Delivery, DeliveryBatch, Outcome, Source, SourceStatus } from '../types.ts';
+import { headersOf } from './headers.ts';
+import { AmqpSession } from './session.ts';
+import { declareTopology } from './topology.ts';
+
+interface Held {
+  readonly msg: ConsumeMessage;
+  readonly generation: number;
+  readonly receivedAt: number;
+}
+
+/**
+ * Consumes the ingest queue with manual acks. Deliveries wait in a buffer bounded by
+ * RABBITMQ_PREFETCH (the broker sends no more than that unacknowledged), so memory stays
+ * bounded whatever the publish rate. A batch is settled on the channel that delivered it;
+ * if that channel died meanwhile, the broker redelivers and the database dedupes.
+ */
+export class AmqpSource implements Source {
+  readonly name: string;
+  readonly kind = 'amqp';
+  readonly #s: RabbitMqSettings;
+  readonly #log: Logger;
+  readonly #maxBatch: number;
+  readonly #session: AmqpSession;
+  readonly #onStatus: (status: SourceStatus) => void;
+  #channel: Channel | undefined;
+  #dlq: ConfirmChannel | undefined;
+  #buffer: Held[] = [];
+  #wake: (() => void) | undefined;
+
+  constructor(options: { settings: RabbitMqSettings; log: Logger; maxBatch: number; onStatus?: (s: SourceStatus) => void }) {
+    this.#s = options.settings;
+    this.#log = options.log;
+    this.#maxBatch = options.maxBatch;
+    this.#onStatus = options.onStatus ?? (() => undefined);
+    this.name = `amqp:${this.#s.ingestQueue}`;
+    this.#session = new AmqpSession({
+      url: this.#s.url,
+      log: this.#log,
+      setup: async (model) => {
+        const ch = await model.createChannel();
+        await declareTopology(ch, this.#s);
+        const dlq = await model.createConfirmChannel();
+        const generation = this.#session.generation;
+        ch.on('close', () => {
+          if (this.#channel === ch) {
+            this.#channel = undefined;
+            // Unacked deliveries go back to the queue with the channel; drop our copies.
+            this.#buffer = [];
+          }
+        });
+        ch.on('error', (err: Error) => this.#log.warn({ err: err.message }, 'rabbitmq consumer channel error'));
+        dlq.on('error', (err: Error) => this.#log.warn({ err: err.message }, 'rabbitmq dead-letter channel error'));
+        await ch.prefetch(this.#s.prefetch);
+        this.#channel = ch;
+        this.#dlq = dlq;
+        await ch.consume(this.#s.ingestQueue, (msg) => {
+          if (msg === null) return; // consumer cancelled (queue deleted): the session reconnects
+          this.#buffer.push({ msg, generation, receivedAt: Date.now() });
+          this.#wake?.();
+        }, { noAck: false });
+        this.#onStatus({ connected: true });
+      },
+      onDown: (reason) => this.#onStatus({ connected: false, detail: reason }),
+    });
+  }
+
+  async start(): Promise<void> {
+    await this.#session.start();
+  }
+
+  status(): SourceStatus {
+    return this.#session.connected && this.#channel !== undefined
+      ? { connected: true }
+      : { connected: false, detail: `rabbitmq: ${this.#session.lastError}` };
+  }
+
+  async *batches(signal: AbortSignal): AsyncIterable<DeliveryBatch> {
+    while (!signal.aborted) {
+      if (this.#buffer.length === 0) {
+        await new Promise<void>((resolve) => {
+          this.#wake = resolve;
+          signal.addEventListener('abort', () => resolve(), { once: true });
+        });
+        this.#wake = undefined;
+        continue;
+      }
+      const held = this.#buffer.splice(0, this.#maxBatch);
+      yield this.#batch(held);
+    }
+  }
+
+  #batch(held: Held[]): DeliveryBatch {
+    const deliveries: Delivery[] = held.map(({ msg, receivedAt }) => {
+      const headers = headersOf(msg.properties.headers);
+      // Attempts survive a replay (x-attempts) and count redeliveries (quorum queues say how many).
+      const replayed = Number(headers['x-attempts']);
+      const deliveryCount = Number(headers['x-delivery-count']);
+      const thisDelivery = Number.isFinite(deliveryCount) ? deliveryCount + 1 : msg.fields.redelivered ? 2 : 1;
+      const origin: { attempts: number; firstFailedAt?: string } = {
+        attempts: (Number.isFinite(replayed) ? replayed : 0) + thisDelivery,
+      };
+      if (headers['x-first-failed-at'] !== undefined) origin.firstFailedAt = headers['x-first-failed-at'];
+      return {
+        id: typeof msg.properties.messageId === 'string' ? msg.properties.messageId : undefined,
+        route: this.#s.ingestQueue,
+        body: msg.content,
+        headers,
+        receivedAt,
+        origin,
+      };
+    });
+    return {
+      deliveries,
+      settle: (outcome) => this.#settle(held, deliveries, outcome),
+    };
+  }
+
+  async #settle(held: Held[], deliveries: ReadonlyArray<Delivery>, outcome: Outcome): Promise<void> {
+    const ch = this.#channel;
+    const dlq = this.#dlq;
+    const generation = held[0]!.generation;
+    if (ch === undefined || dlq === undefined || generation !== this.#session.generation) {
+      this.#log.warn({ messages: held.length }, 'channel closed before settle; the broker will redeliver (stored messages are deduplicated)');
+      return;
+    }
+    const last = held[held.length - 1]!.msg;
+    if (outcome.kind === 'release') {
+      ch.nack(last, true, true);
+      return;
+    }
+    if (outcome.deadLetter.length > 0) {
+      // The copy with our headers is confirmed before the original is acknowledged: a crash
+      // in between redelivers the original (it can reach the DLQ twice, never zero times).
+      for (const { index, error } of outcome.deadLetter) {
+        const { msg } = held[index]!;
+        const { headers: _, ...properties } = msg.properties;
+        dlq.sendToQueue(this.#s.dlqQueue, msg.content, {
+          ...stripUndefined(properties),
+          persistent: true,
+          headers: { ...msg.properties.headers, ...deadLetterHeaders(deliveries[index]!, error) },
+        });
+      }
+      await dlq.waitForConfirms();
+    }
+    // Batches are settled in delivery order on this channel, so one multiple-ack covers it.
+    ch.ack(last, true);
+  }
+
+  async close(): Promise<void> {
+    await this.#session.close();
+  }
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  const out: Partial<T> = {};
+  for (const [k, v] of Object.entries(o)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
+  return out;
+}

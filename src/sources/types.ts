@@ -1,0 +1,83 @@
+import type { IngestError } from '../runtime/errors.ts';
+
+/** One message as a source hands it over. Broker details stay inside the adapter. */
+export interface Delivery {
+  /** Broker-level id when there is one (AMQP message-id, Kafka key…); informational. */
+  readonly id: string | undefined;
+  /** What routes it to a domain: topic, queue, subject. */
+  readonly route: string;
+  readonly body: Buffer;
+  readonly headers: Readonly<Record<string, string>>;
+  /** Epoch ms when the source received it (for receive → commit latency). */
+  readonly receivedAt: number;
+  readonly origin: {
+    readonly partition?: number;
+    readonly offset?: string;
+    /** How many times this message has been delivered, this time included. */
+    readonly attempts: number;
+    /** RFC 3339 time of the first failure, carried over on replays. */
+    readonly firstFailedAt?: string;
+  };
+}
+
+export interface DeadLetter {
+  readonly index: number;
+  readonly error: IngestError;
+}
+
+export type Outcome =
+  /** Everything committed; dead-letter the listed deliveries, acknowledge the rest. */
+  | { readonly kind: 'ack'; readonly deadLetter: ReadonlyArray<DeadLetter> }
+  /** Nothing committed and the source should redeliver later (used on shutdown). */
+  | { readonly kind: 'release' };
+
+/** Source positions stored in the same transaction as the data (Kafka offsets). */
+export interface Checkpoint {
+  readonly source: string;
+  readonly stream: string;
+  readonly partition: number;
+  readonly offset: string;
+}
+
+export interface DeliveryBatch {
+  readonly deliveries: ReadonlyArray<Delivery>;
+  readonly checkpoints?: ReadonlyArray<Checkpoint>;
+  /** Exactly one call per batch; acknowledgements happen only here. */
+  settle(outcome: Outcome): Promise<void>;
+}
+
+export interface SourceStatus {
+  readonly connected: boolean;
+  readonly detail?: string;
+}
+
+export interface Source {
+  readonly name: string;
+  /** Label for metrics (`source`): amqp, kafka, nats, mqtt, memory, file. */
+  readonly kind: string;
+  start(): Promise<void>;
+  /** Batches until the signal aborts; the next batch is only pulled after the previous one settled. */
+  batches(signal: AbortSignal): AsyncIterable<DeliveryBatch>;
+  status(): SourceStatus;
+  close(): Promise<void>;
+}
+
+/** Output side: publishes derived messages with broker confirms. */
+export interface OutboundMessage {
+  /** Stable id (consumers dedupe on it). */
+  readonly id: string;
+  /** Exchange / topic / subject. */
+  readonly destination: string;
+  /** Routing key / partition key. */
+  readonly key: string;
+  readonly body: string;
+}
+
+export interface Publisher {
+  readonly kind: string;
+  start(): Promise<void>;
+  /** Resolves once the broker confirmed every message. */
+  publish(messages: ReadonlyArray<OutboundMessage>): Promise<void>;
+  status(): SourceStatus;
+  close(): Promise<void>;
+}
