@@ -211,7 +211,7 @@ const startReporter = (mode: 'bar' | 'lines' | 'none', counts: Counts, total: nu
   );
   const payload = (now: number) => ({
     sent: counts.sent, confirmed: counts.confirmed, failed: counts.failed, rate: Math.round(liveRate(now)),
-    time: byCount ? `${((now - started) / 1000).toFixed(1)}s` : `${((now - started) / 1000).toFixed(0)}s/${durationMs / 1000}s`,
+    time: `${((now - started) / 1000).toFixed(1)}s${byCount ? '' : `/${formatMs(durationMs)}`}`,
   });
   bar.start(byCount ? total : durationMs, 0, payload(started));
   const timer = setInterval(() => {
@@ -225,6 +225,91 @@ const startReporter = (mode: 'bar' | 'lines' | 'none', counts: Counts, total: nu
     bar.update(byCount ? counts.sent : Math.min(durationMs, now - started), payload(now));
     bar.stop();
   };
+};
+
+interface PublishContext {
+  readonly exchange: string;
+  readonly routingKey: string;
+  readonly batchSize: number;
+  readonly generator: MessageGenerator;
+  readonly pacer: (max: number) => Promise<number>;
+  readonly counts: Counts;
+  readonly ids: WriteStream | null;
+  readonly fail: (err: unknown) => void;
+}
+
+/**
+ * One publisher channel: publishes up to batchSize messages, waiting for 'drain' when the
+ * channel's write buffer is full, then waits until the broker has confirmed them all.
+ */
+const publishOnChannel = async (ch: ConfirmChannel, ctx: PublishContext): Promise<void> => {
+  const { counts, generator, pacer } = ctx;
+  let outstanding = 0;
+  let allConfirmed: (() => void) | null = null;
+  let closed = false;
+  // One callback for every message: amqplib calls it with null (ack) or an error (nack, channel closed).
+  const onConfirm = (err: unknown): void => {
+    outstanding--;
+    if (err === null || err === undefined) counts.confirmed++;
+    else counts.failed++;
+    if (outstanding === 0 && allConfirmed !== null) {
+      const resolve = allConfirmed;
+      allConfirmed = null;
+      resolve();
+    }
+  };
+  ch.on('error', ctx.fail);
+  ch.on('close', () => {
+    closed = true;
+  });
+  ch.on('return', () => {
+    counts.unroutable++;
+  });
+  // amqplib copies the options while encoding, so one object serves every publish.
+  const props: AmqpOptions.Publish = { persistent: true, contentType: 'application/json', mandatory: true, messageId: '' };
+  const batchIds: string[] = [];
+  while (!closed) {
+    let inBatch = 0;
+    while (inBatch < ctx.batchSize && !closed) {
+      const n = await pacer(ctx.batchSize - inBatch);
+      if (n === 0) break;
+      for (let i = 0; i < n && !closed; i++) {
+        const msg = generator.next();
+        props.messageId = msg.id;
+        let flowing: boolean;
+        try {
+          flowing = ch.publish(ctx.exchange, ctx.routingKey, msg.body, props, onConfirm);
+        } catch (err) {
+          ctx.fail(err);
+          closed = true;
+          break;
+        }
+        outstanding++;
+        counts.sent++;
+        counts.byKind[msg.kind]++;
+        if (ctx.ids !== null) batchIds.push(msg.id);
+        if (!flowing && !closed) await drained(ch);
+      }
+      inBatch += n;
+    }
+    if (outstanding > 0) await new Promise<void>((resolve) => (allConfirmed = resolve));
+    if (batchIds.length > 0) {
+      ctx.ids?.write(`${batchIds.join('\n')}\n`);
+      batchIds.length = 0;
+    }
+    if (inBatch === 0) break;
+  }
+};
+
+const declareExchange = async (conn: ChannelModel, exchange: string): Promise<void> => {
+  const ch = await conn.createChannel();
+  ch.on('error', () => {});
+  try {
+    await ch.assertExchange(exchange, 'topic', { durable: true });
+  } catch (err) {
+    throw new Error(`cannot declare exchange "${exchange}" as a durable topic exchange: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+  await ch.close();
 };
 
 export const runLoad = async (options: LoadOptions = {}): Promise<LoadSummary> => {
@@ -261,11 +346,12 @@ export const runLoad = async (options: LoadOptions = {}): Promise<LoadSummary> =
   let error: string | null = null;
   let stopping = false;
   const channels: ConfirmChannel[] = [];
+  let graceTimer: NodeJS.Timeout | undefined;
   const stop = (): void => {
     if (stopping) return;
     stopping = true;
     // Confirms normally arrive within milliseconds; if the broker stalls, give up on them.
-    setTimeout(() => {
+    graceTimer = setTimeout(() => {
       for (const ch of channels) ch.close().catch(() => {});
     }, STOP_GRACE_MS).unref();
   };
@@ -299,16 +385,7 @@ export const runLoad = async (options: LoadOptions = {}): Promise<LoadSummary> =
     conn.on('close', () => {
       if (!stopping) fail(new Error('connection closed by the broker'));
     });
-    if (options.declare ?? true) {
-      const ch = await conn.createChannel();
-      ch.on('error', () => {});
-      try {
-        await ch.assertExchange(exchange, 'topic', { durable: true });
-      } catch (err) {
-        throw new Error(`cannot declare exchange "${exchange}": ${err instanceof Error ? err.message : String(err)}`, { cause: err });
-      }
-      await ch.close();
-    }
+    if (options.declare ?? true) await declareExchange(conn, exchange);
     for (let i = 0; i < concurrency; i++) channels.push(await conn.createConfirmChannel());
 
     options.signal?.addEventListener('abort', onAbort, { once: true });
@@ -317,64 +394,11 @@ export const runLoad = async (options: LoadOptions = {}): Promise<LoadSummary> =
     const pacer = createPacer(rate, limit, started + durationMs, () => stopping);
     stopReporter = startReporter(options.progress ?? 'none', counts, limit, durationMs);
 
-    const publishAll = async (ch: ConfirmChannel): Promise<void> => {
-      let outstanding = 0;
-      let settled: (() => void) | null = null;
-      let closed = false;
-      const onConfirm = (err: unknown): void => {
-        outstanding--;
-        if (err === null || err === undefined) counts.confirmed++;
-        else counts.failed++;
-        if (outstanding === 0 && settled !== null) {
-          const resolve = settled;
-          settled = null;
-          resolve();
-        }
-      };
-      ch.on('error', fail);
-      ch.on('close', () => {
-        closed = true;
-      });
-      ch.on('return', () => {
-        counts.unroutable++;
-      });
-      const props: AmqpOptions.Publish = { persistent: true, contentType: 'application/json', mandatory: true, messageId: '' };
-      const batchIds: string[] = [];
-      while (!closed) {
-        let inBatch = 0;
-        while (inBatch < batchSize && !closed) {
-          const n = await pacer(batchSize - inBatch);
-          if (n === 0) break;
-          for (let i = 0; i < n && !closed; i++) {
-            const msg = generator.next();
-            props.messageId = msg.id;
-            let flowing: boolean;
-            try {
-              flowing = ch.publish(exchange, routingKey, msg.body, props, onConfirm);
-            } catch (err) {
-              fail(err);
-              closed = true;
-              break;
-            }
-            outstanding++;
-            counts.sent++;
-            counts.byKind[msg.kind]++;
-            if (ids !== null) batchIds.push(msg.id);
-            if (!flowing && !closed) await drained(ch);
-          }
-          inBatch += n;
-        }
-        if (outstanding > 0) await new Promise<void>((resolve) => (settled = resolve));
-        if (batchIds.length > 0) {
-          ids?.write(`${batchIds.join('\n')}\n`);
-          batchIds.length = 0;
-        }
-        if (inBatch === 0) break;
-      }
-    };
-    await Promise.all(channels.map(publishAll));
+    const context: PublishContext = { exchange, routingKey, batchSize, generator, pacer, counts, ids, fail };
+    await Promise.all(channels.map((ch) => publishOnChannel(ch, context)));
   } finally {
     elapsedMs = performance.now() - started;
+    clearTimeout(graceTimer);
     options.signal?.removeEventListener('abort', onAbort);
     stopReporter();
     stopping = true;
@@ -384,7 +408,13 @@ export const runLoad = async (options: LoadOptions = {}): Promise<LoadSummary> =
       ids.end();
       await once(ids, 'close').catch(() => {});
     }
-    if (metrics !== null) await new Promise((resolve) => metrics!.close(resolve));
+    if (metrics !== null) {
+      const server = metrics;
+      await new Promise((resolve) => {
+        server.close(resolve);
+        server.closeAllConnections();
+      });
+    }
   }
   const interrupted = options.signal?.aborted ?? false;
   const missed = counts.sent - counts.confirmed - counts.failed;

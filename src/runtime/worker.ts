@@ -5,7 +5,7 @@ import type { Config } from '../config/index.ts';
 import { migrate, type MigrationSet } from '../sinks/postgres/migrate.ts';
 import { createPool } from '../sinks/postgres/pool.ts';
 import { PUBLISHER_KINDS, SOURCE_KINDS, type SourceContext } from '../sources/index.ts';
-import type { Publisher, Source, SourceStatus } from '../sources/types.ts';
+import type { Publisher, Source } from '../sources/types.ts';
 import { backoffDelay, sleep } from './backoff.ts';
 import { errorMessage } from './errors.ts';
 import { Readiness } from './health.ts';
@@ -78,11 +78,7 @@ export async function startWorker(config: Config, log: Logger, runtime: WorkerRu
   const plugins = enabledDomains(config);
   await migrateWhenReady(pool, migrationSets(plugins), log, readiness, stopping.signal);
 
-  const onStatus = (component: string, s: SourceStatus): void => {
-    readiness.set(component, s.connected ? null : (s.detail ?? 'disconnected'));
-    if (component.startsWith('rabbitmq')) metrics.rabbitmqConnected.set({ role: component.split(' ')[1] ?? '' }, s.connected ? 1 : 0);
-  };
-  const ctx: SourceContext = { config, log, onStatus };
+  const ctx: SourceContext = { config, log };
 
   const publishers = new Map<string, Publisher>();
   const sources: Source[] = [];
@@ -131,6 +127,18 @@ export async function startWorker(config: Config, log: Logger, runtime: WorkerRu
   probe.unref();
   metrics.dbConnected.set(1);
 
+  // Broker connections feed readiness and the *_connected gauges; unready until connected.
+  const watchConnections = (): void => {
+    for (const c of [...sources.map((s) => ({ c: s, role: 'consumer' })), ...[...publishers.values()].map((p) => ({ c: p, role: 'publisher' }))]) {
+      const s = c.c.status();
+      readiness.set(c.c.name, s.connected ? null : (s.detail ?? 'disconnected'));
+      if (c.c.kind === 'amqp') metrics.rabbitmqConnected.set({ role: c.role }, s.connected ? 1 : 0);
+    }
+  };
+  watchConnections();
+  const watcher = setInterval(watchConnections, 500);
+  watcher.unref();
+
   // Brokers connect in the background: a broker that is down at start makes the worker
   // unready, not dead; only failures that retrying cannot fix are fatal.
   for (const c of [...publishers.values(), ...sources]) {
@@ -150,11 +158,14 @@ export async function startWorker(config: Config, log: Logger, runtime: WorkerRu
     const deadline = Date.now() + config.shutdownTimeoutMs;
     log.info('stopping: finishing in-flight batches');
     stopping.abort();
-    await Promise.race([Promise.all(running), sleep(Math.max(0, deadline - Date.now() - 1000))]);
+    const grace = new AbortController();
+    await Promise.race([Promise.all(running), sleep(Math.max(0, deadline - Date.now() - 1000), grace.signal)]);
+    grace.abort();
     await relay.stopped();
     const left = await relay.drain(deadline - 500);
     if (left > 0) log.warn({ outbox_rows: left }, 'outbox not empty at shutdown; the next start publishes it');
     clearInterval(probe);
+    clearInterval(watcher);
     clearInterval(maintenance);
     for (const s of sources) await s.close().catch(() => undefined);
     for (const p of publishers.values()) await p.close().catch(() => undefined);

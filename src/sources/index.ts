@@ -2,31 +2,28 @@ import type { Config } from '../config/index.ts';
 import type { Logger } from '../runtime/logger.ts';
 import { AmqpPublisher } from './amqp/publisher.ts';
 import { AmqpSource } from './amqp/source.ts';
-import type { Publisher, Source, SourceStatus } from './types.ts';
+import type { Publisher, Source } from './types.ts';
 
 export interface SourceContext {
   readonly config: Config;
   readonly log: Logger;
-  readonly onStatus: (component: string, status: SourceStatus) => void;
 }
 
 /** Source and publisher factories by broker kind: one line each. */
 export const SOURCE_KINDS: Readonly<Record<string, (ctx: SourceContext) => Source>> = {
-  amqp: ({ config, log, onStatus }) =>
+  amqp: ({ config, log }) =>
     new AmqpSource({
       settings: config.rabbitmq,
       log: log.child({ source: 'amqp' }),
       maxBatch: Math.min(config.batchSize, config.rabbitmq.prefetch),
-      onStatus: (s) => onStatus('rabbitmq consumer', s),
     }),
 };
 
 export const PUBLISHER_KINDS: Readonly<Record<string, (ctx: SourceContext) => Publisher>> = {
-  amqp: ({ config, log, onStatus }) =>
+  amqp: ({ config, log }) =>
     new AmqpPublisher({
       url: config.rabbitmq.url,
       exchanges: [config.rabbitmq.workerExchange],
       log: log.child({ publisher: 'amqp' }),
-      onStatus: (s) => onStatus('rabbitmq publisher', s),
     }),
 };

@@ -74,6 +74,8 @@ export interface OutboundMessage {
 }
 
 export interface Publisher {
+  /** For readiness reasons and logs, e.g. `amqp publisher`. */
+  readonly name: string;
   readonly kind: string;
   start(): Promise<void>;
   /** Resolves once the broker confirmed every message. */

@@ -6,12 +6,12 @@ import { AmqpSession } from './session.ts';
 
 /** Publishes outbox messages to exchanges with publisher confirms, on its own connection. */
 export class AmqpPublisher implements Publisher {
+  readonly name = 'amqp publisher';
   readonly kind = 'amqp';
   readonly #session: AmqpSession;
   #channel: ConfirmChannel | undefined;
 
-  constructor(options: { url: string; exchanges: ReadonlyArray<string>; log: Logger; onStatus?: (s: SourceStatus) => void }) {
-    const onStatus = options.onStatus ?? (() => undefined);
+  constructor(options: { url: string; exchanges: ReadonlyArray<string>; log: Logger }) {
     this.#session = new AmqpSession({
       url: options.url,
       log: options.log,
@@ -23,9 +23,7 @@ export class AmqpPublisher implements Publisher {
         });
         for (const exchange of options.exchanges) await ch.assertExchange(exchange, 'topic', { durable: true });
         this.#channel = ch;
-        onStatus({ connected: true });
       },
-      onDown: (reason) => onStatus({ connected: false, detail: reason }),
     });
   }
 

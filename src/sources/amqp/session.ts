@@ -14,18 +14,16 @@ export class AmqpSession {
   readonly #url: string;
   readonly #log: Logger;
   readonly #setup: (model: ChannelModel) => Promise<void>;
-  readonly #onDown: (reason: string) => void;
   readonly #closing = new AbortController();
   #model: ChannelModel | undefined;
   #generation = 0;
   #lastError = 'not connected yet';
   #loop: Promise<void> | undefined;
 
-  constructor(options: { url: string; log: Logger; setup: (model: ChannelModel) => Promise<void>; onDown: (reason: string) => void }) {
+  constructor(options: { url: string; log: Logger; setup: (model: ChannelModel) => Promise<void> }) {
     this.#url = options.url;
     this.#log = options.log;
     this.#setup = options.setup;
-    this.#onDown = options.onDown;
   }
 
   get connected(): boolean {
@@ -74,7 +72,6 @@ export class AmqpSession {
         this.#model = undefined;
         if (this.#closing.signal.aborted) return;
         this.#lastError = err === undefined ? 'connection closed' : err.message;
-        this.#onDown(this.#lastError);
         this.#log.warn({ err: this.#lastError }, 'rabbitmq connection lost; reconnecting');
       } catch (err) {
         this.#model = undefined;
@@ -85,7 +82,6 @@ export class AmqpSession {
           onFatal(new Error(`rabbitmq: ${this.#lastError}`));
           return;
         }
-        this.#onDown(this.#lastError);
         await model?.close().catch(() => undefined);
         const delay = backoffDelay(attempt, 250, 10_000);
         this.#log.warn({ broker: redactUrl(this.#url), err: this.#lastError, retry_in_ms: delay }, 'rabbitmq unavailable; retrying');

@@ -26,17 +26,15 @@ export class AmqpSource implements Source {
   readonly #log: Logger;
   readonly #maxBatch: number;
   readonly #session: AmqpSession;
-  readonly #onStatus: (status: SourceStatus) => void;
   #channel: Channel | undefined;
   #dlq: ConfirmChannel | undefined;
   #buffer: Held[] = [];
   #wake: (() => void) | undefined;
 
-  constructor(options: { settings: RabbitMqSettings; log: Logger; maxBatch: number; onStatus?: (s: SourceStatus) => void }) {
+  constructor(options: { settings: RabbitMqSettings; log: Logger; maxBatch: number }) {
     this.#s = options.settings;
     this.#log = options.log;
     this.#maxBatch = options.maxBatch;
-    this.#onStatus = options.onStatus ?? (() => undefined);
     this.name = `amqp:${this.#s.ingestQueue}`;
     this.#session = new AmqpSession({
       url: this.#s.url,
@@ -63,9 +61,7 @@ export class AmqpSource implements Source {
           this.#buffer.push({ msg, generation, receivedAt: Date.now() });
           this.#wake?.();
         }, { noAck: false });
-        this.#onStatus({ connected: true });
       },
-      onDown: (reason) => this.#onStatus({ connected: false, detail: reason }),
     });
   }
 

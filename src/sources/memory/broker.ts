@@ -88,6 +88,7 @@ export class MemoryBroker {
 
 /** Keeps counts and the last few messages per destination (the demo prints them). */
 export class MemoryPublisher implements Publisher {
+  readonly name = 'memory publisher';
   readonly kind = 'memory';
   published = 0;
   readonly recent: OutboundMessage[] = [];

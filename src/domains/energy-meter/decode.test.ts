@@ -1,0 +1,61 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { UTC } from '../../processors/timestamps.ts';
+import { IngestError } from '../../runtime/errors.ts';
+import { clientIdOf, decodeMeterMessage, readingIdOf } from './decode.ts';
+
+const rules = { toleranceMs: 300_000, zone: UTC, maxNameLength: 100 };
+const sample = {
+  request_id: '550e8400-e29b-41d4-a716-446655440000',
+  client_fingerprint: 'sha256_hash_of_device',
+  ip_address: '192.168.1.100',
+  user_agent: 'MeterDevice/1.0',
+  received_at: '2025-12-29T10:30:00Z',
+  payload: { PM: [
+    { date: '29/12/2025 10:29:55', data: '245.5', name: 'power_consumption' },
+    { date: '29/12/2025 10:29:55', data: '220.3', name: 'voltage' },
+  ] },
+};
+const decode = (doc: unknown) => decodeMeterMessage(Buffer.from(typeof doc === 'string' ? doc : JSON.stringify(doc)), rules);
+
+const rejects = (doc: unknown, pattern: RegExp) =>
+  assert.throws(() => decode(doc), (err: unknown) => err instanceof IngestError && err.errorClass === 'structural' && pattern.test(err.message));
+
+test('the reference message decodes into two readings', () => {
+  const { messageId, value } = decode(sample);
+  assert.equal(messageId, sample.request_id);
+  assert.equal(value.clientId, clientIdOf('sha256_hash_of_device'));
+  assert.equal(value.readings.length, 2);
+  assert.deepEqual(value.readings.map((r) => r.reasons), [[], []]);
+});
+
+test('ids are deterministic', () => {
+  assert.equal(clientIdOf('a'), clientIdOf('a'));
+  assert.notEqual(readingIdOf('m', 0), readingIdOf('m', 1));
+  assert.equal(readingIdOf('m', 0), readingIdOf('m', 0));
+});
+
+test('without request_id the message id is the hash of the body', () => {
+  const { request_id: _, ...rest } = sample;
+  const a = decode(rest);
+  assert.match(a.messageId, /^sha256:[0-9a-f]{64}$/);
+  assert.equal(a.messageId, decode(rest).messageId);
+});
+
+test('structural failures name what is wrong', () => {
+  rejects('not json', /^not JSON/);
+  rejects('[]', /^\/: must be object/);
+  rejects({ ...sample, client_fingerprint: undefined }, /must have required property 'client_fingerprint'/);
+  rejects({ ...sample, client_fingerprint: '' }, /^\/client_fingerprint: must NOT have fewer than 1 characters/);
+  rejects({ ...sample, client_fingerprint: '   ' }, /^\/client_fingerprint: must match pattern/);
+  rejects({ ...sample, client_fingerprint: 'x'.repeat(256) }, /^\/client_fingerprint: must NOT have more than 255 characters/);
+  rejects({ ...sample, received_at: undefined }, /must have required property 'received_at'/);
+  rejects({ ...sample, received_at: '29/12/2025 10:30:00' }, /^\/received_at: must be an RFC 3339 date-time/);
+  rejects({ ...sample, payload: {} }, /^\/payload: must have required property 'PM'/);
+  rejects({ ...sample, payload: { PM: {} } }, /^\/payload\/PM: must be array/);
+  rejects({ ...sample, request_id: 12 }, /^\/request_id: must be string/);
+});
+
+test('an empty PM array is valid and has no readings', () => {
+  assert.equal(decode({ ...sample, payload: { PM: [] } }).value.readings.length, 0);
+});

@@ -1,0 +1,48 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { eventually } from './db.ts';
+
+const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+
+/** The real worker (`ingestd run`) as a child process, as an operator runs it. */
+export class WorkerProcess {
+  readonly port: number;
+  readonly env: Record<string, string>;
+  readonly logFile: string;
+  child: ChildProcess | undefined;
+
+  constructor(env: Record<string, string>, port: number, logFile: string) {
+    this.env = env;
+    this.port = port;
+    this.logFile = logFile;
+  }
+
+  start(): void {
+    const log = createWriteStream(this.logFile, { flags: 'a' });
+    this.child = spawn(process.execPath, [MAIN, 'run'], {
+      env: { ...process.env, LOG_LEVEL: 'info', ...this.env, PORT: String(this.port), API_HOST: '127.0.0.1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.child.stdout!.pipe(log);
+    this.child.stderr!.pipe(log);
+  }
+
+  async http(path: string): Promise<{ status: number; body: string }> {
+    const res = await fetch(`http://127.0.0.1:${this.port}${path}`);
+    return { status: res.status, body: await res.text() };
+  }
+
+  async waitReady(timeoutMs = 30_000): Promise<void> {
+    await eventually(async () => (await this.http('/ready')).status === 200, timeoutMs, 'worker ready');
+  }
+
+  kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<number | null> {
+    const child = this.child;
+    if (child === undefined || child.exitCode !== null) return Promise.resolve(child?.exitCode ?? null);
+    return new Promise((resolve) => {
+      child.once('exit', (code) => resolve(code));
+      child.kill(signal);
+    });
+  }
+}
