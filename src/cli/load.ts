@@ -12,6 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import amqp from 'amqplib';
 import type { ChannelModel, ConfirmChannel, Options as AmqpOptions } from 'amqplib';
 import cliProgress from 'cli-progress';
+import { redactUrl } from '../runtime/redact.ts';
 import type { Command } from 'commander';
 import { Counter, Registry } from 'prom-client';
 import { createEnergyMeterGenerator, MESSAGE_KINDS } from '../sim/energy-meter.ts';
@@ -19,7 +20,7 @@ import type { MessageGenerator, MessageKind } from '../sim/energy-meter.ts';
 import { randomSeed } from '../sim/random.ts';
 import {
   OptionError, parseChoice, parseDuration, parseNonNegativeNumber, parsePort, parsePositiveInt, parseRate,
-  parseSeed, parseTimestamp, parseUrl, redactUrl,
+  parseSeed, parseTimestamp, parseUrl,
 } from './options.ts';
 
 export const LOAD_DOMAINS = ['energy-meter'] as const;
@@ -532,31 +533,41 @@ export const registerLoad = (program: Command): Command =>
     .option('--declare', 'assert the exchange as a durable topic exchange before publishing (default)')
     .option('--no-declare', 'publish to the exchange as it is')
     .action(async (raw: RawOptions) => {
-      let options: LoadOptions;
-      try {
-        options = loadOptionsFromCli(raw, process.stderr.isTTY === true);
-      } catch (err) {
-        process.stderr.write(`ingestd load: ${err instanceof Error ? err.message : String(err)}\n`);
-        process.exitCode = err instanceof OptionError ? 2 : 1;
-        return;
-      }
-      const controller = new AbortController();
-      const onSignal = (): void => {
-        if (controller.signal.aborted) process.exit(130);
-        process.stderr.write('\ningestd load: stopping (waiting for outstanding confirms; Ctrl-C again to quit now)\n');
-        controller.abort();
-      };
-      process.on('SIGINT', onSignal);
-      process.on('SIGTERM', onSignal);
-      try {
-        const summary = await runLoad({ ...options, signal: controller.signal });
-        process.stdout.write(formatSummary(summary));
-        process.exitCode = summary.ok ? 0 : 1;
-      } catch (err) {
-        process.stderr.write(`ingestd load: ${err instanceof Error ? err.message : String(err)}\n`);
-        process.exitCode = err instanceof OptionError ? 2 : 1;
-      } finally {
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
-      }
+      process.exitCode = await runCli(raw);
     });
+
+/** The `load` command; returns the exit code (0 all confirmed, 1 otherwise, 2 bad usage). */
+const runCli = async (raw: RawOptions): Promise<number> => {
+  let options: LoadOptions;
+  try {
+    options = loadOptionsFromCli(raw, process.stderr.isTTY === true);
+  } catch (err) {
+    process.stderr.write(`ingestd load: ${err instanceof Error ? err.message : String(err)}\n`);
+    return err instanceof OptionError ? 2 : 1;
+  }
+  options = { ...options, seed: options.seed ?? randomSeed() };
+  const target = options.count !== undefined ? `${options.count} messages` : options.durationMs !== undefined ? `for ${formatMs(options.durationMs)}` : `${DEFAULT_COUNT} messages`;
+  process.stderr.write(
+    `ingestd load: ${options.domain ?? 'energy-meter'} → ${redactUrl(options.broker ?? process.env['RABBITMQ_URL'] ?? DEFAULT_BROKER)}, ` +
+      `${target} at ${options.rate ? `${options.rate} msg/s` : 'full speed'}, seed ${options.seed}\n`,
+  );
+  const controller = new AbortController();
+  const onSignal = (): void => {
+    if (controller.signal.aborted) process.exit(130);
+    process.stderr.write('\ningestd load: stopping (waiting for outstanding confirms; Ctrl-C again to quit now)\n');
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const summary = await runLoad({ ...options, signal: controller.signal });
+    process.stdout.write(formatSummary(summary));
+    return summary.ok ? 0 : 1;
+  } catch (err) {
+    process.stderr.write(`ingestd load: ${err instanceof Error ? err.message : String(err)}\n`);
+    return err instanceof OptionError ? 2 : 1;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+};

@@ -11,7 +11,6 @@ import {
   parseSeed,
   parseTimestamp,
   parseUrl,
-  redactUrl,
 } from './options.ts';
 
 /** Asserts that `fn` throws an OptionError for `flag` whose message matches `pattern`. */
@@ -116,8 +115,6 @@ describe('URLs and choices', () => {
       () => parseUrl('amqp//user:s3cret@host', '--broker', ['amqp:']),
       (err: unknown) => err instanceof OptionError && !err.message.includes('s3cret'),
     );
-    assert.equal(redactUrl('amqp://user:s3cret@host:5672/vh'), 'amqp://user:***@host:5672/vh');
-    assert.equal(redactUrl('amqp://host:5672'), 'amqp://host:5672');
   });
 
   it('accepts only known names', () => {

@@ -3,6 +3,7 @@
  * from, and throws an OptionError naming the flag, so the command can print one clear
  * line and exit with code 2 (bad usage).
  */
+import { parseDuration as parseDurationValue } from '../config/env.ts';
 
 export class OptionError extends Error {
   override readonly name = 'OptionError';
@@ -15,27 +16,17 @@ export class OptionError extends Error {
   }
 }
 
-const UNIT_MS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-const DURATION_PART = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/y;
-
 /** Milliseconds in a duration such as `500ms`, `30s`, `2m`, `1h`, `1.5s` or `1m30s`. */
 export const parseDuration = (value: string, flag: string): number => {
   const text = value.trim();
+  if (text.length === 0) throw new OptionError(flag, 'a duration is required (examples: 500ms, 30s, 2m, 1h)');
   if (/^\d+(\.\d+)?$/.test(text)) {
     throw new OptionError(flag, `"${value}" needs a unit (ms, s, m, h, d), e.g. ${text}s`);
   }
-  if (text.length === 0) throw new OptionError(flag, 'a duration is required (examples: 500ms, 30s, 2m, 1h)');
-  let total = 0;
-  let pos = 0;
-  while (pos < text.length) {
-    DURATION_PART.lastIndex = pos;
-    const m = DURATION_PART.exec(text);
-    if (m === null) throw new OptionError(flag, `"${value}" is not a duration (examples: 500ms, 30s, 2m, 1h, 1m30s)`);
-    total += Number(m[1]) * UNIT_MS[m[2]!]!;
-    pos = DURATION_PART.lastIndex;
-  }
+  const total = parseDurationValue(text, null);
+  if (total === null) throw new OptionError(flag, `"${value}" is not a duration (examples: 500ms, 30s, 2m, 1h, 1m30s)`);
   if (!(total > 0)) throw new OptionError(flag, `"${value}" must be longer than 0`);
-  return Math.round(total);
+  return total;
 };
 
 const parseNumber = (value: string, flag: string, what: string): number => {
@@ -113,8 +104,6 @@ export const parseUrl = (value: string, flag: string, schemes: readonly string[]
   return url;
 };
 
-/** The URL with any password replaced, safe to print. */
-export const redactUrl = (value: string): string => value.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*:)[^@/]*@/i, '$1***@');
 
 /** One of a fixed set of names. */
 export const parseChoice = <T extends string>(value: string, flag: string, choices: readonly T[]): T => {

@@ -4,14 +4,27 @@
  */
 export type Env = Readonly<Record<string, string | undefined>>;
 
-const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/;
 const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+export type DurationUnit = keyof typeof UNIT_MS;
+const BARE = /^\d+(?:\.\d+)?$/;
+const PART = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/y;
 
-/** `500ms`, `30s`, `5m`, `1h`, `7d`; a bare number is in `bareUnit`. */
-export function parseDuration(raw: string, bareUnit: keyof typeof UNIT_MS): number | null {
-  const m = DURATION.exec(raw.trim());
-  if (m === null) return null;
-  return Math.round(Number(m[1]) * UNIT_MS[(m[2] as keyof typeof UNIT_MS | undefined) ?? bareUnit]);
+/**
+ * Milliseconds in `500ms`, `30s`, `5m`, `1h`, `7d` or `1m30s`. A bare number is read in
+ * `bareUnit`, or refused when it is null. Returns null when unreadable.
+ */
+export function parseDuration(raw: string, bareUnit: DurationUnit | null): number | null {
+  const text = raw.trim();
+  if (BARE.test(text)) return bareUnit === null ? null : Math.round(Number(text) * UNIT_MS[bareUnit]);
+  if (text === '') return null;
+  let total = 0;
+  for (let pos = 0; pos < text.length; pos = PART.lastIndex) {
+    PART.lastIndex = pos;
+    const m = PART.exec(text);
+    if (m === null) return null;
+    total += Number(m[1]) * UNIT_MS[m[2] as DurationUnit];
+  }
+  return Math.round(total);
 }
 
 export class EnvReader {
@@ -62,7 +75,7 @@ export class EnvReader {
   }
 
   /** Duration in ms; a bare number is read in `bareUnit`. */
-  duration(names: string | string[], fallbackMs: number, bareUnit: keyof typeof UNIT_MS): number {
+  duration(names: string | string[], fallbackMs: number, bareUnit: DurationUnit): number {
     const r = this.raw(...[names].flat());
     if (r === undefined) return fallbackMs;
     const ms = parseDuration(r.value, bareUnit);

@@ -74,6 +74,7 @@ export async function startWorker(config: Config, log: Logger, runtime: WorkerRu
   const pool = overrides.pool ?? createPool({ ...config.database, applicationName: config.serviceName }, log);
   const stopping = new AbortController();
   readiness.set('database', 'connecting');
+  readiness.set('worker', 'starting');
 
   const plugins = enabledDomains(config);
   await migrateWhenReady(pool, migrationSets(plugins), log, readiness, stopping.signal);
@@ -151,6 +152,7 @@ export async function startWorker(config: Config, log: Logger, runtime: WorkerRu
       readiness.set(`pipeline ${p.name}`, `crashed: ${errorMessage(err)}`);
     }),
   );
+  readiness.set('worker', null);
   log.info({ domains: plugins.map((p) => p.name), sources: sources.map((s) => s.name) }, 'worker started');
 
   let stopped: Promise<void> | undefined;

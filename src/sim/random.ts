@@ -52,11 +52,12 @@ export const createRandom = (seed: number): Random => {
   let hasSpare = false;
 
   const uint32 = (): number => {
-    const t = (((a + b) | 0) + d) | 0;
-    d = (d + 1) | 0;
+    let t = (a + b) | 0;
     a = b ^ (b >>> 9);
     b = (c + (c << 3)) | 0;
     c = (c << 21) | (c >>> 11);
+    d = (d + 1) | 0;
+    t = (t + d) | 0;
     c = (c + t) | 0;
     return t >>> 0;
   };

@@ -61,6 +61,12 @@ export class TestBroker {
     return (await this.ch.checkQueue(queue)).messageCount;
   }
 
+  /** Closes the connection and leaves the topology in place. */
+  async disconnect(): Promise<void> {
+    await this.model.close().catch(() => undefined);
+  }
+
+  /** Deletes this test's queues and exchanges, then disconnects. */
   async close(): Promise<void> {
     for (const q of [this.topo.RABBITMQ_INGEST_QUEUE!, this.topo.RABBITMQ_DLQ_QUEUE!]) await this.ch.deleteQueue(q).catch(() => undefined);
     for (const e of [this.topo.RABBITMQ_INGEST_EXCHANGE!, this.topo.RABBITMQ_WORKER_EXCHANGE!]) await this.ch.deleteExchange(e).catch(() => undefined);

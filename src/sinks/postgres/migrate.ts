@@ -1,6 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import type pg from 'pg';
 import type { Logger } from '../../runtime/logger.ts';
+import { withClient } from './pool.ts';
 
 /** One migration folder: `core`, or a domain's name. */
 export interface MigrationSet {
@@ -36,32 +37,32 @@ export async function readMigrations(set: MigrationSet): Promise<Migration[]> {
  */
 export async function migrate(pool: pg.Pool, sets: ReadonlyArray<MigrationSet>, log: Logger): Promise<Migration[]> {
   const all = (await Promise.all(sets.map(readMigrations))).flat();
-  const client = await pool.connect();
-  const applied: Migration[] = [];
-  try {
-    await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
-    await client.query(`CREATE TABLE IF NOT EXISTS ingestd_migrations (
-      scope text NOT NULL, version int NOT NULL, name text NOT NULL,
-      applied_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (scope, version))`);
-    const { rows } = await client.query<{ scope: string; version: number }>('SELECT scope, version FROM ingestd_migrations');
-    const done = new Set(rows.map((r) => `${r.scope}/${r.version}`));
-    for (const m of all) {
-      if (done.has(`${m.scope}/${m.version}`)) continue;
-      try {
-        await client.query('BEGIN');
-        await client.query(m.sql);
-        await client.query('INSERT INTO ingestd_migrations (scope, version, name) VALUES ($1, $2, $3)', [m.scope, m.version, m.name]);
-        await client.query('COMMIT');
-      } catch (err) {
-        await client.query('ROLLBACK').catch(() => undefined);
-        throw new Error(`migration ${m.scope}/${String(m.version).padStart(3, '0')}_${m.name} failed: ${(err as Error).message}`, { cause: err });
+  return withClient(pool, async (client) => {
+    const applied: Migration[] = [];
+    try {
+      await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
+      await client.query(`CREATE TABLE IF NOT EXISTS ingestd_migrations (
+        scope text NOT NULL, version int NOT NULL, name text NOT NULL,
+        applied_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (scope, version))`);
+      const { rows } = await client.query<{ scope: string; version: number }>('SELECT scope, version FROM ingestd_migrations');
+      const done = new Set(rows.map((r) => `${r.scope}/${r.version}`));
+      for (const m of all) {
+        if (done.has(`${m.scope}/${m.version}`)) continue;
+        try {
+          await client.query('BEGIN');
+          await client.query(m.sql);
+          await client.query('INSERT INTO ingestd_migrations (scope, version, name) VALUES ($1, $2, $3)', [m.scope, m.version, m.name]);
+          await client.query('COMMIT');
+        } catch (err) {
+          await client.query('ROLLBACK').catch(() => undefined);
+          throw new Error(`migration ${m.scope}/${String(m.version).padStart(3, '0')}_${m.name} failed: ${(err as Error).message}`, { cause: err });
+        }
+        applied.push(m);
+        log.info({ scope: m.scope, version: m.version, migration: m.name }, 'migration applied');
       }
-      applied.push(m);
-      log.info({ scope: m.scope, version: m.version, migration: m.name }, 'migration applied');
+    } finally {
+      await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => undefined);
     }
-  } finally {
-    await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => undefined);
-    client.release();
-  }
-  return applied;
+    return applied;
+  });
 }

@@ -29,23 +29,46 @@ export function createPool(s: DatabaseSettings, log: Logger): pg.Pool {
   return pool;
 }
 
-/** Runs fn inside BEGIN … COMMIT on one pooled connection; rolls back on any error. */
-export async function inTransaction<T>(pool: pg.Pool, fn: (tx: pg.PoolClient) => Promise<T>): Promise<T> {
+/**
+ * A pooled connection for the duration of fn. A connection the server drops while it is
+ * checked out (restart, failover) emits 'error' outside any query; without a listener that
+ * would crash the process. The error is kept and the connection discarded on release.
+ */
+export async function withClient<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
-  let broken = false;
+  let lost: Error | undefined;
+  const onError = (err: Error): void => {
+    lost = err;
+  };
+  client.on('error', onError);
   try {
-    await client.query('BEGIN');
-    const result = await fn(client);
-    await client.query('COMMIT');
-    return result;
+    return await fn(client);
   } catch (err) {
-    try {
-      await client.query('ROLLBACK');
-    } catch {
-      broken = true; // the connection is gone; release(true) discards it
-    }
+    lost ??= isConnectionGone(err) ? (err as Error) : undefined;
     throw err;
   } finally {
-    client.release(broken);
+    client.off('error', onError);
+    client.release(lost);
   }
+}
+
+const isConnectionGone = (err: unknown): boolean => {
+  const code = (err as { code?: string })?.code ?? '';
+  return code.startsWith('08') || code.startsWith('57P') || /Connection terminated|ECONNRESET|EPIPE/.test(String(err));
+};
+
+/** Runs fn inside BEGIN … COMMIT on one pooled connection; rolls back on any error. */
+export async function inTransaction<T>(pool: pg.Pool, fn: (tx: pg.PoolClient) => Promise<T>): Promise<T> {
+  return withClient(pool, async (client) => {
+    await client.query('BEGIN');
+    try {
+      const result = await fn(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (err) {
+      // If the connection is gone, ROLLBACK fails too; withClient discards it.
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    }
+  });
 }
