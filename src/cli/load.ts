@@ -13,6 +13,7 @@ import amqp from 'amqplib';
 import type { ChannelModel, ConfirmChannel, Options as AmqpOptions } from 'amqplib';
 import cliProgress from 'cli-progress';
 import { redactUrl } from '../runtime/redact.ts';
+import { loadEnv } from './context.ts';
 import type { Command } from 'commander';
 import { Counter, Registry } from 'prom-client';
 import { createEnergyMeterGenerator, MESSAGE_KINDS } from '../sim/energy-meter.ts';
@@ -435,7 +436,8 @@ export const runLoad = async (options: LoadOptions = {}): Promise<LoadSummary> =
     ratePerSec: elapsedMs > 0 ? (counts.sent * 1000) / elapsedMs : 0,
     interrupted,
     error,
-    ok: error === null && counts.failed + missed === 0 && counts.confirmed === counts.sent,
+    // Unroutable messages were confirmed but dropped by the broker: nothing bound to the route.
+    ok: error === null && counts.failed + missed === 0 && counts.confirmed === counts.sent && counts.unroutable === 0,
   };
 };
 
@@ -533,6 +535,7 @@ export const registerLoad = (program: Command): Command =>
     .option('--declare', 'assert the exchange as a durable topic exchange before publishing (default)')
     .option('--no-declare', 'publish to the exchange as it is')
     .action(async (raw: RawOptions) => {
+      loadEnv(); // the same .env as the worker, for RABBITMQ_* defaults
       process.exitCode = await runCli(raw);
     });
 

@@ -11,14 +11,10 @@ export const ERROR_CODES = {
   INGESTD_ERR_TOO_LARGE: 'structural',
   INGESTD_ERR_SCHEMA: 'structural',
   INGESTD_ERR_UNKNOWN_ROUTE: 'structural',
-  INGESTD_ERR_TENANT: 'structural',
   INGESTD_ERR_DB_REJECTED: 'poison',
   INGESTD_ERR_PROCESSING: 'poison',
   INGESTD_ERR_DB_UNAVAILABLE: 'transient',
   INGESTD_ERR_BROKER_UNAVAILABLE: 'transient',
-  INGESTD_ERR_TIMEOUT: 'transient',
-  INGESTD_ERR_CONFIG: 'structural',
-  INGESTD_ERR_INTERNAL: 'transient',
 } as const satisfies Record<string, ErrorClass>;
 export type ErrorCode = keyof typeof ERROR_CODES;
 

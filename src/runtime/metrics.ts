@@ -10,7 +10,13 @@ export function createMetrics() {
     messages: new Counter({ name: 'stream_messages_total', help: 'Messages received and settled', labelNames: ds, registers: [registry] }),
     failed: new Counter({
       name: 'stream_messages_failed_total',
-      help: 'Messages that failed, by reason (error code)',
+      help: 'Messages dead-lettered, by reason (error code)',
+      labelNames: [...ds, 'reason'],
+      registers: [registry],
+    }),
+    retries: new Counter({
+      name: 'stream_batch_retries_total',
+      help: 'Batch attempts that failed transiently and were retried, by reason (error code)',
       labelNames: [...ds, 'reason'],
       registers: [registry],
     }),
@@ -29,7 +35,11 @@ export function createMetrics() {
       labelNames: ['publisher'],
       registers: [registry],
     }),
-    outboxPending: new Gauge({ name: 'stream_outbox_pending_batches', help: 'Outbox rows waiting to be published', registers: [registry] }),
+    outboxPending: new Gauge({
+      name: 'stream_outbox_pending_batches',
+      help: 'Outbox rows (one per committed batch and publisher) waiting to be published',
+      registers: [registry],
+    }),
     dbWrite: new Histogram({
       name: 'db_write_latency_ms',
       help: 'Unit of work (one transaction per batch) duration in milliseconds',
@@ -51,7 +61,7 @@ export function createMetrics() {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers: [registry],
     }),
-    lag: new Gauge({ name: 'stream_lag_seconds', help: 'Age of the newest committed message at commit (now − its receive time at the broker where known)', labelNames: ds, registers: [registry] }),
+    lag: new Gauge({ name: 'stream_lag_seconds', help: 'Seconds from the worker receiving the newest message of the last batch to its settle', labelNames: ds, registers: [registry] }),
     paused: new Gauge({ name: 'stream_paused', help: '1 while consumption is paused (transient failure, retrying)', labelNames: ds, registers: [registry] }),
     rabbitmqConnected: new Gauge({ name: 'rabbitmq_connected', help: '1 while connected to RabbitMQ', labelNames: ['role'], registers: [registry] }),
     dbConnected: new Gauge({ name: 'timescaledb_connected', help: '1 while the database answers', registers: [registry] }),

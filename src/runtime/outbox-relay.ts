@@ -82,12 +82,15 @@ export class OutboxRelay {
       try {
         this.#dirty = false;
         const n = await this.#relayOnce();
+        this.#o.metrics.outboxPending.set(await countOutbox(this.#o.pool));
         if (n > 0) this.#dirty = true; // maybe more behind
         if (failures > 0) this.#o.readiness.set('outbox relay', null);
         failures = 0;
       } catch (err) {
         failures++;
         this.#dirty = true;
+        // Keep the gauge honest while the broker is down: that is when it grows.
+        await countOutbox(this.#o.pool).then((n) => this.#o.metrics.outboxPending.set(n), () => undefined);
         const delay = backoffDelay(failures, this.#o.retry.initialMs, this.#o.retry.maxMs);
         // Not a readiness failure on its own: ingest goes on and the outbox keeps the events.
         this.#o.log.warn({ err: errorMessage(err), retry_in_ms: delay }, 'outbox publish failed; events stay in the outbox');
@@ -107,7 +110,6 @@ export class OutboxRelay {
         this.#o.metrics.published.inc({ publisher: row.publisher }, row.messages.length);
       }
       await deleteOutbox(tx, rows.map((r) => r.id));
-      if (rows.length > 0) this.#o.metrics.outboxPending.set(await countOutbox(tx));
       return rows.length;
     });
   }

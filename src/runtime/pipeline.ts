@@ -107,7 +107,7 @@ export class Pipeline {
         const item = part[0]!;
         poisoned.push({ index: item.decoded.index, error: result });
         this.#o.log.warn(
-          { domain: item.handler.name, message_id: item.decoded.messageId, err: result.message },
+          { message_id: item.decoded.messageId, err: result.message },
           'poison message isolated; dead-lettering it',
         );
         continue;
@@ -137,7 +137,7 @@ export class Pipeline {
         const delay = backoffDelay(attempt, this.#o.retry.initialMs, this.#o.retry.maxMs);
         this.#o.readiness.set(`pipeline ${this.#o.name}`, `paused, retrying: ${error.message}`);
         this.#o.metrics.paused.set(labels, 1);
-        this.#o.metrics.failed.inc({ ...labels, reason: error.code });
+        this.#o.metrics.retries.inc({ ...labels, reason: error.code });
         this.#o.log.warn({ pipeline: this.#o.name, attempt: attempt + 1, retry_in_ms: delay, err: error.message }, 'transient failure; batch will be retried');
         await sleep(delay, signal);
       }

@@ -148,8 +148,10 @@ export async function startWorker(config: Config, log: Logger, runtime: WorkerRu
   relay.start(stopping.signal);
   const running = pipelines.map((p) =>
     p.run(stopping.signal).catch((err: unknown) => {
-      log.fatal({ pipeline: p.name, err }, 'pipeline crashed');
+      // A bug, not a broker or database failure (those are retried inside): exit so the
+      // supervisor restarts the process; unacknowledged messages are redelivered.
       readiness.set(`pipeline ${p.name}`, `crashed: ${errorMessage(err)}`);
+      runtime.onFatal(new Error(`pipeline ${p.name} crashed: ${errorMessage(err)}`, { cause: err }));
     }),
   );
   readiness.set('worker', null);

@@ -78,6 +78,12 @@ describe('energy-meter generator', () => {
     assert.equal(new Set(a.map((m) => m.id)).size, a.length, 'ids are unique');
   });
 
+  it('never reuses a request id for other content: another start time gives other ids', () => {
+    const a = take(BASE, 200).map((m) => m.id);
+    const b = take({ ...BASE, startTime: START + 1000 }, 200).map((m) => m.id);
+    assert.equal(new Set([...a, ...b]).size, 400);
+  });
+
   it('honours the anomaly and invalid rates over 10,000 messages', () => {
     const options = { ...BASE, anomalyRate: 0.1, invalidRate: 0.05 };
     const counts: Record<MessageKind, number> = { valid: 0, anomaly: 0, 'invalid-reading': 0, undecodable: 0 };

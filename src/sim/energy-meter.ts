@@ -148,6 +148,9 @@ export const createEnergyMeterGenerator = (options: EnergyMeterOptions): Message
   const { meters: meterCount, anomalyRate, invalidRate, startTime, intervalMs } = options;
   const random = options.selection === 'random';
   const rnd = createRandom(options.seed);
+  // Ids also depend on the start time: a rerun with the same seed but another start sends
+  // other readings, and a request_id must never name two different messages.
+  const idRnd = createRandom(Number((BigInt(options.seed) * 1_000_003n + BigInt(Math.floor(startTime))) % 0x7fff_ffffn) + 1);
   const meters: Meter[] = Array.from({ length: meterCount }, (_, i) => buildMeter(i));
   /** Valid power readings emitted so far per meter (the worker's spike history). */
   const history = new Uint32Array(meterCount);
@@ -189,7 +192,7 @@ export const createEnergyMeterGenerator = (options: EnergyMeterOptions): Message
     const meter = meters[index]!;
     const receivedMs = Math.floor(startTime + seq * intervalMs);
     seq++;
-    const id = rnd.uuid();
+    const id = idRnd.uuid();
     const receivedAt = clock.set(receivedMs).rfc3339(clock.ms !== 0, 'Z');
 
     let kind: MessageKind = 'valid';

@@ -123,7 +123,7 @@ describe('energy-meter: crashes and outages lose nothing and double nothing', ()
     assert.equal(letters.length, summary.byKind.undecodable ?? 0, 'only the undecodable messages are dead letters');
     assert.ok(letters.every((m) => m.properties.headers?.['x-error-class'] === 'structural'));
     const metrics = (await worker.http('/metrics')).body;
-    assert.match(metrics, /stream_messages_failed_total\{domain="energy-meter",source="amqp",reason="INGESTD_ERR_DB_UNAVAILABLE"\} [1-9]/);
+    assert.match(metrics, /stream_batch_retries_total\{domain="energy-meter",source="amqp",reason="INGESTD_ERR_DB_UNAVAILABLE"\} [1-9]/);
     assert.equal(await worker.kill('SIGTERM'), 0);
   });
 

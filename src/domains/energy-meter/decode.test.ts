@@ -44,6 +44,8 @@ test('without request_id the message id is the hash of the body', () => {
 
 test('structural failures name what is wrong', () => {
   rejects('not json', /^not JSON/);
+  rejects(Buffer.from([0x7b, 0xff, 0xfe, 0x7d]).toString('latin1'), /^not JSON/);
+  assert.throws(() => decodeMeterMessage(Buffer.from([0x22, 0xc3, 0x28, 0x22]), rules), /not valid UTF-8/);
   rejects('[]', /^\/: must be object/);
   rejects({ ...sample, client_fingerprint: undefined }, /must have required property 'client_fingerprint'/);
   rejects({ ...sample, client_fingerprint: '' }, /^\/client_fingerprint: must NOT have fewer than 1 characters/);

@@ -15,6 +15,8 @@ export interface MeterMessage {
 }
 
 const checkEnvelope = compileSchema(energyMeterSchema);
+// Fatal: invalid bytes are refused rather than silently replaced by U+FFFD.
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
 export const clientIdOf = (fingerprint: string): string => uuidV5(`meter-client:${fingerprint}`);
 export const readingIdOf = (messageId: string, index: number): string => uuidV5(`meter-reading:${messageId}:${index}`);
@@ -22,8 +24,14 @@ export const readingIdOf = (messageId: string, index: number): string => uuidV5(
 /** Bytes → message, or a structural error naming what is wrong (SPEC §5.1). */
 export function decodeMeterMessage(body: Buffer, rules: ReadingRules): { messageId: string; value: MeterMessage } {
   let doc: unknown;
+  let text: string;
   try {
-    doc = JSON.parse(body.toString('utf8'));
+    text = UTF8.decode(body);
+  } catch {
+    throw structural('INGESTD_ERR_NOT_JSON', 'not JSON: the body is not valid UTF-8');
+  }
+  try {
+    doc = JSON.parse(text);
   } catch (err) {
     throw structural('INGESTD_ERR_NOT_JSON', `not JSON: ${(err as Error).message}`);
   }
