@@ -3,6 +3,7 @@ import type { Publisher } from '../sources/types.ts';
 import { claimOutbox, countOutbox, deleteOutbox } from '../sinks/postgres/outbox.ts';
 import { inTransaction } from '../sinks/postgres/pool.ts';
 import { backoffDelay, sleep } from './backoff.ts';
+import { Doorbell } from './doorbell.ts';
 import { errorMessage } from './errors.ts';
 import type { Readiness } from './health.ts';
 import type { Logger } from './logger.ts';
@@ -28,7 +29,7 @@ export interface RelayOptions {
  */
 export class OutboxRelay {
   readonly #o: RelayOptions;
-  #wake: (() => void) | undefined;
+  readonly #bell = new Doorbell();
   #dirty = true;
   #running: Promise<void> | undefined;
 
@@ -39,7 +40,7 @@ export class OutboxRelay {
   /** New rows were committed: publish soon. */
   poke(): void {
     this.#dirty = true;
-    this.#wake?.();
+    this.#bell.ring();
   }
 
   start(signal: AbortSignal): void {
@@ -68,15 +69,7 @@ export class OutboxRelay {
     let failures = 0;
     while (!signal.aborted) {
       if (!this.#dirty) {
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, this.#o.pollMs ?? 1000);
-          this.#wake = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-          signal.addEventListener('abort', this.#wake, { once: true });
-        });
-        this.#wake = undefined;
+        await this.#bell.wait(signal, this.#o.pollMs ?? 1000);
         this.#dirty = true; // a poll always looks
       }
       try {

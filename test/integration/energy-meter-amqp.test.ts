@@ -1,5 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import SAMPLE from '../fixtures/energy-meter/reference.json' with { type: 'json' };
 import { requireConfig } from '../../src/config/index.ts';
 import { createLogger } from '../../src/runtime/logger.ts';
 import { createRuntime, startWorker, type Worker } from '../../src/runtime/worker.ts';
@@ -7,17 +8,6 @@ import { clientIdOf, readingIdOf } from '../../src/domains/energy-meter/decode.t
 import { AMQP_URL, TestBroker, uniqueTopology } from '../helpers/amqp.ts';
 import { createTestDatabase, eventually, queryRows } from '../helpers/db.ts';
 
-const SAMPLE = {
-  request_id: '550e8400-e29b-41d4-a716-446655440000',
-  client_fingerprint: 'sha256_hash_of_device',
-  ip_address: '192.168.1.100',
-  user_agent: 'MeterDevice/1.0',
-  received_at: '2025-12-29T10:30:00Z',
-  payload: { PM: [
-    { date: '29/12/2025 10:29:55', data: '245.5', name: 'power_consumption' },
-    { date: '29/12/2025 10:29:55', data: '220.3', name: 'voltage' },
-  ] },
-};
 
 const message = (requestId: string, pm: unknown[], fingerprint = 'meter-A') =>
   JSON.stringify({ request_id: requestId, client_fingerprint: fingerprint, received_at: '2025-12-29T10:30:00Z', payload: { PM: pm } });

@@ -1,21 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import sample from '../../../test/fixtures/energy-meter/reference.json' with { type: 'json' };
 import { UTC } from '../../processors/timestamps.ts';
 import { IngestError } from '../../runtime/errors.ts';
 import { clientIdOf, decodeMeterMessage, readingIdOf } from './decode.ts';
 
 const rules = { toleranceMs: 300_000, zone: UTC, maxNameLength: 100 };
-const sample = {
-  request_id: '550e8400-e29b-41d4-a716-446655440000',
-  client_fingerprint: 'sha256_hash_of_device',
-  ip_address: '192.168.1.100',
-  user_agent: 'MeterDevice/1.0',
-  received_at: '2025-12-29T10:30:00Z',
-  payload: { PM: [
-    { date: '29/12/2025 10:29:55', data: '245.5', name: 'power_consumption' },
-    { date: '29/12/2025 10:29:55', data: '220.3', name: 'voltage' },
-  ] },
-};
 const decode = (doc: unknown) => decodeMeterMessage(Buffer.from(typeof doc === 'string' ? doc : JSON.stringify(doc)), rules);
 
 const rejects = (doc: unknown, pattern: RegExp) =>

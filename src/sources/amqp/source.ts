@@ -1,6 +1,7 @@
 import type { Channel, ConfirmChannel, ConsumeMessage } from 'amqplib';
 import type { RabbitMqSettings } from '../../config/index.ts';
 import { deadLetterHeaders } from '../../runtime/dead-letter.ts';
+import { Doorbell, batchesOf } from '../../runtime/doorbell.ts';
 import type { Logger } from '../../runtime/logger.ts';
 import type { Delivery, DeliveryBatch, Outcome, Source, SourceStatus } from '../types.ts';
 import { headersOf } from './headers.ts';
@@ -29,7 +30,7 @@ export class AmqpSource implements Source {
   #channel: Channel | undefined;
   #dlq: ConfirmChannel | undefined;
   #buffer: Held[] = [];
-  #wake: (() => void) | undefined;
+  readonly #bell = new Doorbell();
 
   constructor(options: { settings: RabbitMqSettings; log: Logger; maxBatch: number }) {
     this.#s = options.settings;
@@ -59,7 +60,7 @@ export class AmqpSource implements Source {
         await ch.consume(this.#s.ingestQueue, (msg) => {
           if (msg === null) return; // consumer cancelled (queue deleted): the session reconnects
           this.#buffer.push({ msg, generation, receivedAt: Date.now() });
-          this.#wake?.();
+          this.#bell.ring();
         }, { noAck: false });
       },
     });
@@ -76,18 +77,7 @@ export class AmqpSource implements Source {
   }
 
   async *batches(signal: AbortSignal): AsyncIterable<DeliveryBatch> {
-    while (!signal.aborted) {
-      if (this.#buffer.length === 0) {
-        await new Promise<void>((resolve) => {
-          this.#wake = resolve;
-          signal.addEventListener('abort', () => resolve(), { once: true });
-        });
-        this.#wake = undefined;
-        continue;
-      }
-      const held = this.#buffer.splice(0, this.#maxBatch);
-      yield this.#batch(held);
-    }
+    for await (const held of batchesOf(() => this.#buffer, this.#maxBatch, this.#bell, signal)) yield this.#batch(held);
   }
 
   #batch(held: Held[]): DeliveryBatch {

@@ -1,6 +1,7 @@
 import { appendFile, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { deadLetterHeaders } from '../../runtime/dead-letter.ts';
+import { Doorbell, batchesOf } from '../../runtime/doorbell.ts';
 import type { Delivery, DeliveryBatch, OutboundMessage, Publisher, Source, SourceStatus } from '../types.ts';
 
 interface Queued {
@@ -20,7 +21,7 @@ export class MemoryBroker {
   readonly #capacity: number;
   readonly #deadLetterFile: string | undefined;
   #space: Array<() => void> = [];
-  #wake: (() => void) | undefined;
+  readonly #bell = new Doorbell();
   deadLetters = 0;
 
   constructor(options: { capacity?: number; deadLetterFile?: string } = {}) {
@@ -35,7 +36,7 @@ export class MemoryBroker {
   async publish(route: string, body: Buffer): Promise<void> {
     while (this.#queue.length >= this.#capacity) await new Promise<void>((r) => this.#space.push(r));
     this.#queue.push({ route, body, receivedAt: Date.now(), attempts: 0 });
-    this.#wake?.();
+    this.#bell.ring();
   }
 
   source(name = 'memory'): Source {
@@ -50,16 +51,7 @@ export class MemoryBroker {
   }
 
   async *#batches(signal: AbortSignal): AsyncIterable<DeliveryBatch> {
-    while (!signal.aborted) {
-      if (this.#queue.length === 0) {
-        await new Promise<void>((resolve) => {
-          this.#wake = resolve;
-          signal.addEventListener('abort', () => resolve(), { once: true });
-        });
-        this.#wake = undefined;
-        continue;
-      }
-      const taken = this.#queue.splice(0, 500);
+    for await (const taken of batchesOf(() => this.#queue, 500, this.#bell, signal)) {
       for (const r of this.#space.splice(0)) r();
       const deliveries: Delivery[] = taken.map((q) => ({
         id: undefined, route: q.route, body: q.body, headers: {}, receivedAt: q.receivedAt,
