@@ -19,9 +19,23 @@ export interface ApplyStats {
   anomalies: Record<string, number>;
   /** Messages already stored before (redeliveries), skipped. */
   duplicates: number;
+  /** Aggregate rows inserted or updated. */
+  aggregatesWritten: number;
 }
 
-export const emptyStats = (): ApplyStats => ({ readings: { valid: 0, invalid: 0 }, anomalies: {}, duplicates: 0 });
+export const emptyStats = (): ApplyStats => ({ readings: { valid: 0, invalid: 0 }, anomalies: {}, duplicates: 0, aggregatesWritten: 0 });
+
+/** Periodic work of a domain (closing windows, offline detection), one transaction per run. */
+export interface DomainTask {
+  /** Label of `stream_aggregation_flush_duration` and of logs, e.g. `flush-1m`. */
+  readonly name: string;
+  readonly intervalMs: number;
+  /** Also run once during graceful shutdown (publish what has closed). */
+  readonly onShutdown: boolean;
+  run(tx: PoolClient): Promise<{ outbound: ReadonlyArray<OutboundMessage> }>;
+  /** Gauges refreshed after each run (outside the transaction). */
+  observe?(client: pg.Pool): Promise<void>;
+}
 
 export interface ApplyResult {
   readonly outbound: ReadonlyArray<OutboundMessage>;
@@ -47,6 +61,7 @@ export interface DomainHandler<M = unknown> {
   prepare?(messages: ReadonlyArray<Decoded<M>>): Promise<void>;
   /** Periodic housekeeping (partitions ahead, retention); run at start and hourly. */
   maintain?(): Promise<void>;
+  readonly tasks?: ReadonlyArray<DomainTask>;
 }
 
 export interface DomainPlugin {

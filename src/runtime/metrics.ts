@@ -35,6 +35,43 @@ export function createMetrics() {
       labelNames: ['publisher'],
       registers: [registry],
     }),
+    aggregatesWritten: new Counter({
+      name: 'stream_aggregates_written_total',
+      help: 'Aggregate rows inserted or updated by new readings',
+      labelNames: ds,
+      registers: [registry],
+    }),
+    aggregatesPublished: new Counter({
+      name: 'stream_aggregates_published_total',
+      help: 'Closed aggregates (and their revisions) published from the outbox',
+      labelNames: ['publisher'],
+      registers: [registry],
+    }),
+    alertsPublished: new Counter({
+      name: 'stream_alerts_published_total',
+      help: 'Alerts published from the outbox',
+      labelNames: ['publisher'],
+      registers: [registry],
+    }),
+    flushDuration: new Histogram({
+      name: 'stream_aggregation_flush_duration',
+      help: 'Seconds per periodic domain task run (window flushes, offline checks)',
+      labelNames: ['domain', 'task'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
+    windowedReadings: new Gauge({
+      name: 'stream_windowed_readings_gauge',
+      help: 'Readings in windows not yet published (open or changed since publication)',
+      labelNames: ['domain', 'window'],
+      registers: [registry],
+    }),
+    windowBuckets: new Gauge({
+      name: 'stream_window_buckets_gauge',
+      help: 'Window rows not yet published (open or changed since publication)',
+      labelNames: ['domain', 'window'],
+      registers: [registry],
+    }),
     outboxPending: new Gauge({
       name: 'stream_outbox_pending_batches',
       help: 'Outbox rows (one per committed batch and publisher) waiting to be published',

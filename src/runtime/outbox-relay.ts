@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { Publisher } from '../sources/types.ts';
+import type { OutboundMessage, Publisher } from '../sources/types.ts';
 import { claimOutbox, countOutbox, deleteOutbox } from '../sinks/postgres/outbox.ts';
 import { inTransaction } from '../sinks/postgres/pool.ts';
 import { backoffDelay, sleep } from './backoff.ts';
@@ -92,6 +92,19 @@ export class OutboxRelay {
     }
   }
 
+  #count(publisher: string, messages: ReadonlyArray<OutboundMessage>): void {
+    const m = this.#o.metrics;
+    m.published.inc({ publisher }, messages.length);
+    let aggregates = 0;
+    let alerts = 0;
+    for (const msg of messages) {
+      if (msg.kind === 'aggregate') aggregates++;
+      else if (msg.kind === 'alert') alerts++;
+    }
+    if (aggregates > 0) m.aggregatesPublished.inc({ publisher }, aggregates);
+    if (alerts > 0) m.alertsPublished.inc({ publisher }, alerts);
+  }
+
   /** One claim-publish-delete transaction; returns how many rows it published. */
   async #relayOnce(): Promise<number> {
     return inTransaction(this.#o.pool, async (tx) => {
@@ -100,7 +113,7 @@ export class OutboxRelay {
         const publisher = this.#o.publishers.get(row.publisher);
         if (publisher === undefined) throw new Error(`outbox row ${row.id} is for publisher "${row.publisher}", which is not configured`);
         await publisher.publish(row.messages);
-        this.#o.metrics.published.inc({ publisher: row.publisher }, row.messages.length);
+        this.#count(row.publisher, row.messages);
       }
       await deleteOutbox(tx, rows.map((r) => r.id));
       return rows.length;

@@ -1,6 +1,9 @@
 import type pg from 'pg';
 import type { Decoded, DomainHandler, ApplyStats } from '../domains/types.ts';
-import type { DeadLetter, Delivery, DeliveryBatch, OutboundMessage, Source } from '../sources/types.ts';
+import type { Checkpoint, DeadLetter, DeadLetterTarget, Delivery, DeliveryBatch, OutboundMessage, Source } from '../sources/types.ts';
+import { uuidV5 } from '../lib/ids.ts';
+import { writeCheckpoints } from '../sinks/postgres/checkpoints.ts';
+import { deadLetterHeaders } from './dead-letter.ts';
 import { classifyDbError } from '../sinks/postgres/classify.ts';
 import { inTransaction } from '../sinks/postgres/pool.ts';
 import { writeOutbox } from '../sinks/postgres/outbox.ts';
@@ -27,6 +30,46 @@ export interface PipelineOptions {
   readonly onOutbox: () => void;
 }
 
+interface Extras {
+  readonly checkpoints: ReadonlyArray<Checkpoint>;
+  readonly deadLetters: ReadonlyArray<{ publisher: string; message: OutboundMessage }>;
+}
+
+/** Dead letters as outbox messages: the original bytes, its headers plus the error headers. */
+function deadLetterMessages(
+  deliveries: ReadonlyArray<Delivery>,
+  dead: ReadonlyArray<DeadLetter>,
+  target: (d: Delivery) => DeadLetterTarget,
+): Array<{ publisher: string; message: OutboundMessage }> {
+  return dead.map(({ index, error }) => {
+    const d = deliveries[index]!;
+    const t = target(d);
+    const where = d.origin.partition === undefined ? (d.id ?? String(index)) : `${d.origin.partition}/${d.origin.offset ?? ''}`;
+    return {
+      publisher: t.publisher,
+      message: {
+        id: uuidV5(`dead-letter:${d.route}:${where}`),
+        destination: t.destination,
+        key: t.key,
+        body: d.body.toString('base64'),
+        bodyEncoding: 'base64',
+        headers: { ...d.headers, ...deadLetterHeaders(d, error) },
+        kind: 'dead-letter',
+      },
+    };
+  });
+}
+
+function groupByPublisher(letters: ReadonlyArray<{ publisher: string; message: OutboundMessage }>): Map<string, OutboundMessage[]> {
+  const out = new Map<string, OutboundMessage[]>();
+  for (const { publisher, message } of letters) {
+    let list = out.get(publisher);
+    if (list === undefined) out.set(publisher, (list = []));
+    list.push(message);
+  }
+  return out;
+}
+
 interface Item {
   readonly handler: DomainHandler;
   readonly decoded: Decoded<unknown>;
@@ -49,15 +92,23 @@ export class Pipeline {
   }
 
   async run(signal: AbortSignal): Promise<void> {
-    for await (const batch of this.#o.source.batches(signal)) {
-      await this.process(batch, signal);
+    const limit = Math.max(1, this.#o.source.concurrency ?? 1);
+    const inFlight = new Set<Promise<void>>();
+    try {
+      for await (const batch of this.#o.source.batches(signal)) {
+        const p: Promise<void> = this.process(batch, signal).finally(() => inFlight.delete(p));
+        inFlight.add(p);
+        if (inFlight.size >= limit) await Promise.race(inFlight);
+      }
+    } finally {
+      await Promise.all(inFlight);
     }
   }
 
   /** Processes and settles one batch (exported for tests and the file source). */
   async process(batch: DeliveryBatch, signal: AbortSignal): Promise<void> {
     const { items, dead } = this.#decode(batch.deliveries);
-    const poisoned = await this.#commitAll(items, signal);
+    const poisoned = await this.#commitAll(items, this.#extrasFor(batch, dead), signal);
     if (poisoned === 'aborted') {
       await batch.settle({ kind: 'release' });
       return;
@@ -94,13 +145,33 @@ export class Pipeline {
     return { items, dead };
   }
 
-  /** Commits every item, bisecting around poison. Returns the poison dead letters. */
-  async #commitAll(items: ReadonlyArray<Item>, signal: AbortSignal): Promise<DeadLetter[] | 'aborted'> {
+  /**
+   * What must commit with the batch besides its data: checkpoints, and the dead letters of
+   * sources that route them through the outbox. Undefined when there is nothing.
+   */
+  #extrasFor(batch: DeliveryBatch, dead: ReadonlyArray<DeadLetter>): ((poisoned: ReadonlyArray<DeadLetter>) => Extras) | undefined {
+    const target = this.#o.source.deadLetterTarget?.bind(this.#o.source);
+    if (batch.checkpoints === undefined && target === undefined) return undefined;
+    return (poisoned) => ({
+      checkpoints: batch.checkpoints ?? [],
+      deadLetters: target === undefined ? [] : deadLetterMessages(batch.deliveries, [...dead, ...poisoned], target),
+    });
+  }
+
+  /**
+   * Commits every item, bisecting around poison. Returns the poison dead letters. The
+   * extras ride with the whole batch; after a bisection they commit in a last transaction,
+   * once every poison message is known.
+   */
+  async #commitAll(items: ReadonlyArray<Item>, extras: ((poisoned: ReadonlyArray<DeadLetter>) => Extras) | undefined, signal: AbortSignal): Promise<DeadLetter[] | 'aborted'> {
     const poisoned: DeadLetter[] = [];
     const pending: Item[][] = items.length > 0 ? [[...items]] : [];
+    let extrasCommitted = false;
     while (pending.length > 0) {
       const part = pending.shift()!;
-      const result = await this.#commitWithRetry(part, signal);
+      const whole = part.length === items.length;
+      const result = await this.#commitWithRetry(part, whole ? extras?.([]) : undefined, signal);
+      if (result === 'ok' && whole) extrasCommitted = true;
       if (result === 'aborted') return 'aborted';
       if (result === 'ok') continue;
       if (part.length === 1) {
@@ -115,16 +186,21 @@ export class Pipeline {
       const mid = Math.ceil(part.length / 2);
       pending.unshift(part.slice(0, mid), part.slice(mid));
     }
+    if (extras !== undefined && !extrasCommitted) {
+      const result = await this.#commitWithRetry([], extras(poisoned), signal);
+      if (result === 'aborted') return 'aborted';
+      if (result !== 'ok') throw result; // checkpoints and dead letters alone cannot be poison
+    }
     return poisoned;
   }
 
   /** ok, a poison error for this part, or aborted. Transient errors never leave here. */
-  async #commitWithRetry(part: ReadonlyArray<Item>, signal: AbortSignal): Promise<'ok' | 'aborted' | IngestError> {
+  async #commitWithRetry(part: ReadonlyArray<Item>, extras: Extras | undefined, signal: AbortSignal): Promise<'ok' | 'aborted' | IngestError> {
     const labels = this.#labels();
     for (let attempt = 0; ; attempt++) {
       if (signal.aborted && attempt > 0) return 'aborted';
       try {
-        await this.#unitOfWork(part);
+        await this.#unitOfWork(part, extras);
         if (attempt > 0) {
           this.#o.readiness.set(`pipeline ${this.#o.name}`, null);
           this.#o.metrics.paused.set(labels, 0);
@@ -144,7 +220,7 @@ export class Pipeline {
     }
   }
 
-  async #unitOfWork(part: ReadonlyArray<Item>): Promise<void> {
+  async #unitOfWork(part: ReadonlyArray<Item>, extras: Extras | undefined): Promise<void> {
     const groups = new Map<DomainHandler, Decoded<unknown>[]>();
     for (const { handler, decoded } of part) {
       let g = groups.get(handler);
@@ -163,7 +239,13 @@ export class Pipeline {
         for (const m of r.outbound) outbound.push(m);
       }
       if (outbound.length > 0) await writeOutbox(tx, this.#o.publisher, outbound);
-      return { out, wroteOutbox: outbound.length > 0 };
+      let wroteDeadLetters = false;
+      if (extras !== undefined) {
+        for (const [publisher, messages] of groupByPublisher(extras.deadLetters)) await writeOutbox(tx, publisher, messages);
+        wroteDeadLetters = extras.deadLetters.length > 0;
+        await writeCheckpoints(tx, extras.checkpoints);
+      }
+      return { out, wroteOutbox: outbound.length > 0 || wroteDeadLetters };
     });
     const labels = this.#labels();
     this.#o.metrics.dbWrite.observe(labels, performance.now() - started);
@@ -183,6 +265,7 @@ export class Pipeline {
     if (stats.readings.invalid > 0) m.readings.inc({ ...labels, status: 'invalid' }, stats.readings.invalid);
     for (const [type, n] of Object.entries(stats.anomalies)) m.anomalies.inc({ ...labels, type }, n);
     if (stats.duplicates > 0) m.duplicates.inc(labels, stats.duplicates);
+    if (stats.aggregatesWritten > 0) m.aggregatesWritten.inc(labels, stats.aggregatesWritten);
   }
 
   #countSettled(deliveries: ReadonlyArray<Delivery>, items: ReadonlyArray<Item>, dead: ReadonlyArray<DeadLetter>): void {

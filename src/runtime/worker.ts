@@ -13,6 +13,7 @@ import type { Logger } from './logger.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { OutboxRelay } from './outbox-relay.ts';
 import { Pipeline } from './pipeline.ts';
+import { TaskRunner } from './tasks.ts';
 
 export const CORE_MIGRATIONS: MigrationSet = { scope: 'core', folder: new URL('../../migrations/', import.meta.url) };
 
@@ -86,6 +87,7 @@ export async function startWorker(config: Config, log: Logger, runtime: WorkerRu
   const pipelines: Pipeline[] = [];
   const handlers: DomainHandler[] = [];
   const relay = new OutboxRelay({ pool, publishers, metrics, readiness, log: log.child({ component: 'outbox' }), retry: config.retry });
+  const tasks = new TaskRunner({ pool, metrics, log: log.child({ component: 'tasks' }), onOutbox: () => relay.poke() });
 
   for (const plugin of plugins) {
     const handler = plugin.create({ config, log: log.child({ domain: plugin.name }), pool });
@@ -95,6 +97,7 @@ export async function startWorker(config: Config, log: Logger, runtime: WorkerRu
     const publisher = overrides.publisher ?? PUBLISHER_KINDS[plugin.defaultSource]?.(ctx);
     if (publisher === undefined) throw new Error(`domain ${plugin.name}: publisher "${plugin.defaultSource}" is not available yet`);
     if (!publishers.has(publisher.kind)) publishers.set(publisher.kind, publisher);
+    tasks.add(handler, publisher.kind);
     sources.push(source);
     pipelines.push(new Pipeline({
       name: plugin.name,
@@ -146,6 +149,7 @@ export async function startWorker(config: Config, log: Logger, runtime: WorkerRu
     c.start().catch((err: unknown) => runtime.onFatal(err instanceof Error ? err : new Error(String(err))));
   }
   relay.start(stopping.signal);
+  tasks.start();
   const running = pipelines.map((p) =>
     p.run(stopping.signal).catch((err: unknown) => {
       // A bug, not a broker or database failure (those are retried inside): exit so the
@@ -165,6 +169,7 @@ export async function startWorker(config: Config, log: Logger, runtime: WorkerRu
     const grace = new AbortController();
     await Promise.race([Promise.all(running), sleep(Math.max(0, deadline - Date.now() - 1000), grace.signal)]);
     grace.abort();
+    await tasks.stop(); // closes what the last batches completed
     await relay.stopped();
     const left = await relay.drain(deadline - 500);
     if (left > 0) log.warn({ outbox_rows: left }, 'outbox not empty at shutdown; the next start publishes it');

@@ -41,6 +41,7 @@ export interface Checkpoint {
 
 export interface DeliveryBatch {
   readonly deliveries: ReadonlyArray<Delivery>;
+  /** Positions to store with the batch's data (sources whose offsets live in the database). */
   readonly checkpoints?: ReadonlyArray<Checkpoint>;
   /** Exactly one call per batch; acknowledgements happen only here. */
   settle(outcome: Outcome): Promise<void>;
@@ -51,10 +52,28 @@ export interface SourceStatus {
   readonly detail?: string;
 }
 
+/** Where a dead letter is published when it must commit with the data (see Source). */
+export interface DeadLetterTarget {
+  readonly publisher: string;
+  readonly destination: string;
+  readonly key: string;
+}
+
 export interface Source {
   readonly name: string;
   /** Label for metrics (`source`): amqp, kafka, nats, mqtt, memory, file. */
   readonly kind: string;
+  /**
+   * Batches the pipeline may process at once. The source keeps per-partition order by
+   * handing out a partition's next batch only after the previous one settled. Default 1.
+   */
+  readonly concurrency?: number;
+  /**
+   * Set by sources whose positions are stored in the database (Kafka): dead letters then go
+   * through the outbox in the same transaction as the checkpoint, so a crash can neither
+   * lose one nor skip past it. Without it, the source dead-letters at settle.
+   */
+  deadLetterTarget?(delivery: Delivery): DeadLetterTarget;
   start(): Promise<void>;
   /** Batches until the signal aborts; the next batch is only pulled after the previous one settled. */
   batches(signal: AbortSignal): AsyncIterable<DeliveryBatch>;
@@ -70,8 +89,17 @@ export interface OutboundMessage {
   readonly destination: string;
   /** Routing key / partition key. */
   readonly key: string;
+  /** JSON text, or the original bytes in base64 (dead letters keep them untouched). */
   readonly body: string;
+  readonly bodyEncoding?: 'base64';
+  readonly headers?: Readonly<Record<string, string>>;
+  /** What it is, for the published-message metrics. */
+  readonly kind?: 'event' | 'alert' | 'aggregate' | 'dead-letter';
 }
+
+/** The bytes to publish for an outbound message. */
+export const outboundBytes = (m: OutboundMessage): Buffer =>
+  m.bodyEncoding === 'base64' ? Buffer.from(m.body, 'base64') : Buffer.from(m.body);
 
 export interface Publisher {
   /** For readiness reasons and logs, e.g. `amqp publisher`. */

@@ -1,7 +1,7 @@
 import type { ConfirmChannel } from 'amqplib';
 import { IngestError } from '../../runtime/errors.ts';
 import type { Logger } from '../../runtime/logger.ts';
-import type { OutboundMessage, Publisher, SourceStatus } from '../types.ts';
+import { outboundBytes, type OutboundMessage, type Publisher, type SourceStatus } from '../types.ts';
 import { AmqpSession } from './session.ts';
 
 /** Publishes outbox messages to exchanges with publisher confirms, on its own connection. */
@@ -39,10 +39,11 @@ export class AmqpPublisher implements Publisher {
     const ch = this.#channel;
     if (ch === undefined) throw new IngestError('INGESTD_ERR_BROKER_UNAVAILABLE', `rabbitmq publisher not connected: ${this.#session.lastError}`);
     for (const m of messages) {
-      const ok = ch.publish(m.destination, m.key, Buffer.from(m.body), {
+      const ok = ch.publish(m.destination, m.key, outboundBytes(m), {
         persistent: true,
         messageId: m.id,
-        contentType: 'application/json',
+        contentType: m.bodyEncoding === 'base64' ? 'application/octet-stream' : 'application/json',
+        ...(m.headers === undefined ? {} : { headers: m.headers }),
       });
       if (!ok) await new Promise((resolve) => ch.once('drain', resolve));
     }

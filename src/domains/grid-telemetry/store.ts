@@ -1,0 +1,206 @@
+import type { PoolClient } from 'pg';
+
+/** A reading as the store needs it (see decode.ts for GridReading). */
+export interface ReadingRow {
+  readonly meterId: string;
+  readonly region: string;
+  readonly timestampMs: number;
+  readonly powerKw: number;
+  readonly voltage: number | null;
+  readonly energyKwh: number | null;
+  readonly intervalS: number;
+}
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+const readingKey = (meterId: string, timestampMs: number): string => `${meterId}\u0000${timestampMs}`;
+
+/**
+ * Inserts the readings and returns the keys of those that were new: a redelivered reading
+ * conflicts and is left out, so nothing downstream of this counts it twice.
+ */
+export async function insertReadings(tx: PoolClient, rows: ReadonlyArray<ReadingRow>): Promise<Set<string>> {
+  if (rows.length === 0) return new Set();
+  const { rows: inserted } = await tx.query<{ meter_id: string; ms: string }>(
+    `INSERT INTO telemetry_readings (meter_id, region, "timestamp", power_kw, voltage, energy_kwh, interval_s)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::float8[], $5::float8[], $6::float8[], $7::float8[])
+     ON CONFLICT DO NOTHING
+     RETURNING meter_id, (extract(epoch FROM "timestamp") * 1000)::bigint::text AS ms`,
+    [
+      rows.map((r) => r.meterId),
+      rows.map((r) => r.region),
+      rows.map((r) => iso(r.timestampMs)),
+      rows.map((r) => r.powerKw),
+      rows.map((r) => r.voltage),
+      rows.map((r) => r.energyKwh),
+      rows.map((r) => r.intervalS),
+    ],
+  );
+  return new Set(inserted.map((r) => readingKey(r.meter_id, Number(r.ms))));
+}
+
+export const keyOfReading = (r: { meterId: string; timestampMs: number }): string => readingKey(r.meterId, r.timestampMs);
+
+export interface AggregateDelta {
+  readonly meterId: string;
+  readonly region: string;
+  readonly windowStart: number;
+  readonly windowEnd: number;
+  readonly count: number;
+  readonly sumPower: number;
+  readonly maxPower: number;
+  readonly minPower: number;
+  readonly totalEnergy: number;
+}
+
+/** Adds per-window deltas to `table` (aggregates_1m / aggregates_15m); sorted by key so instances never deadlock. */
+export async function addAggregates(tx: PoolClient, table: 'aggregates_1m' | 'aggregates_15m', deltas: ReadonlyArray<AggregateDelta>): Promise<void> {
+  if (deltas.length === 0) return;
+  const d = [...deltas].sort((a, b) => (a.meterId === b.meterId ? a.windowStart - b.windowStart : a.meterId < b.meterId ? -1 : 1));
+  await tx.query(
+    `INSERT INTO ${table} AS a (meter_id, region, window_start, window_end, avg_power, max_power, min_power, total_energy, sample_count, sum_power)
+     SELECT m, r, ws, we, sp / c, mx, mn, e, c, sp
+       FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::float8[], $6::float8[], $7::float8[], $8::float8[], $9::int[])
+         AS d(m, r, ws, we, sp, mx, mn, e, c)
+     ON CONFLICT (meter_id, window_start) DO UPDATE SET
+       region       = excluded.region,
+       sum_power    = a.sum_power + excluded.sum_power,
+       sample_count = a.sample_count + excluded.sample_count,
+       avg_power    = (a.sum_power + excluded.sum_power) / (a.sample_count + excluded.sample_count),
+       max_power    = greatest(a.max_power, excluded.max_power),
+       min_power    = least(a.min_power, excluded.min_power),
+       total_energy = a.total_energy + excluded.total_energy,
+       dirty        = true,
+       updated_at   = now()`,
+    [
+      d.map((x) => x.meterId), d.map((x) => x.region), d.map((x) => iso(x.windowStart)), d.map((x) => iso(x.windowEnd)),
+      d.map((x) => x.sumPower), d.map((x) => x.maxPower), d.map((x) => x.minPower), d.map((x) => x.totalEnergy), d.map((x) => x.count),
+    ],
+  );
+}
+
+export interface MeterState {
+  readonly meterId: string;
+  baseline: number | null;
+  offlineSince: string | null;
+}
+
+/** Creates unseen meters, then locks every meter of the batch in key order and returns its state. */
+export async function lockMeters(tx: PoolClient, meters: ReadonlyMap<string, string>): Promise<Map<string, MeterState>> {
+  if (meters.size === 0) return new Map();
+  const ids = [...meters.keys()].sort();
+  await tx.query(
+    `INSERT INTO grid_meters (meter_id, region, last_received_at)
+     SELECT m, r, now() FROM unnest($1::text[], $2::text[]) AS k(m, r) ON CONFLICT DO NOTHING`,
+    [ids, ids.map((m) => meters.get(m)!)],
+  );
+  const { rows } = await tx.query<{ meter_id: string; baseline: number | null; offline_since: string | null }>(
+    `SELECT meter_id, baseline, offline_since FROM grid_meters WHERE meter_id = ANY($1::text[]) ORDER BY meter_id FOR UPDATE`,
+    [ids],
+  );
+  return new Map(rows.map((r) => [r.meter_id, { meterId: r.meter_id, baseline: r.baseline, offlineSince: r.offline_since }]));
+}
+
+/** Saves baselines, marks the meters as heard from now, and closes their open offline alerts. */
+export async function saveMeters(tx: PoolClient, meters: ReadonlyMap<string, MeterState>, regions: ReadonlyMap<string, string>): Promise<void> {
+  if (meters.size === 0) return;
+  const states = [...meters.values()].sort((a, b) => (a.meterId < b.meterId ? -1 : 1));
+  const reopened = states.filter((s) => s.offlineSince !== null).map((s) => s.meterId);
+  if (reopened.length > 0) {
+    await tx.query(
+      `UPDATE grid_alerts SET cleared_at = now() WHERE type = 'offline' AND cleared_at IS NULL AND meter_id = ANY($1::text[])`,
+      [reopened],
+    );
+  }
+  await tx.query(
+    `UPDATE grid_meters g SET baseline = k.b, region = k.r, last_received_at = now(), offline_since = NULL, updated_at = now()
+       FROM unnest($1::text[], $2::float8[], $3::text[]) AS k(m, b, r) WHERE g.meter_id = k.m`,
+    [states.map((s) => s.meterId), states.map((s) => s.baseline), states.map((s) => regions.get(s.meterId) ?? '')],
+  );
+}
+
+export interface AlertRow {
+  readonly alertId: string;
+  readonly meterId: string;
+  readonly region: string;
+  readonly type: 'spike' | 'drop' | 'outage' | 'offline';
+  readonly value: number | null;
+  readonly baseline: number | null;
+  readonly timestampMs: number;
+}
+
+/** Stores alerts; returns the ids that were new (a redelivered reading never alerts twice). */
+export async function insertAlerts(tx: PoolClient, alerts: ReadonlyArray<AlertRow>): Promise<{ ids: Set<string>; detectedAt: string }> {
+  if (alerts.length === 0) return { ids: new Set(), detectedAt: new Date().toISOString() };
+  const { rows } = await tx.query<{ alert_id: string; detected_at: string }>(
+    `INSERT INTO grid_alerts (alert_id, meter_id, region, type, value, baseline, "timestamp")
+     SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::float8[], $6::float8[], $7::timestamptz[])
+     ON CONFLICT DO NOTHING
+     RETURNING alert_id::text, to_char(detected_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS detected_at`,
+    [
+      alerts.map((a) => a.alertId), alerts.map((a) => a.meterId), alerts.map((a) => a.region), alerts.map((a) => a.type),
+      alerts.map((a) => a.value), alerts.map((a) => a.baseline), alerts.map((a) => iso(a.timestampMs)),
+    ],
+  );
+  return { ids: new Set(rows.map((r) => r.alert_id)), detectedAt: rows[0]?.detected_at ?? new Date().toISOString() };
+}
+
+/** Moves the domain's highest event time forward (never back). */
+export async function advanceWatermark(tx: PoolClient, domain: string, maxEventTimeMs: number): Promise<void> {
+  await tx.query(
+    `INSERT INTO stream_watermarks (domain, max_event_time) VALUES ($1, $2)
+     ON CONFLICT (domain) DO UPDATE SET max_event_time = greatest(stream_watermarks.max_event_time, excluded.max_event_time), updated_at = now()
+     WHERE excluded.max_event_time > stream_watermarks.max_event_time`,
+    [domain, iso(maxEventTimeMs)],
+  );
+}
+
+export interface ClosedAggregate {
+  meter_id: string;
+  region: string;
+  window_start: string;
+  window_end: string;
+  avg_power: number;
+  max_power: number;
+  min_power: number;
+  total_energy: number;
+  sample_count: number;
+  revision: number;
+}
+
+/**
+ * Marks every changed window that the watermark has passed as published (revision + 1) and
+ * returns it. Runs in the flush transaction that also writes the outbox rows, so a window
+ * is published once per change, even with several instances flushing.
+ */
+export async function closeWindows(tx: PoolClient, table: 'aggregates_1m' | 'aggregates_15m', domain: string, allowedLatenessMs: number): Promise<ClosedAggregate[]> {
+  const { rows } = await tx.query<ClosedAggregate>(
+    `UPDATE ${table} a SET revision = revision + 1, dirty = false
+      FROM stream_watermarks w
+      WHERE w.domain = $1 AND a.dirty AND a.window_end <= w.max_event_time - make_interval(secs => $2::float8 / 1000)
+      RETURNING a.meter_id, a.region,
+        to_char(a.window_start AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS window_start,
+        to_char(a.window_end AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS window_end,
+        a.avg_power, a.max_power, a.min_power, a.total_energy, a.sample_count, a.revision`,
+    [domain, allowedLatenessMs],
+  );
+  return rows;
+}
+
+/** Meters silent for `afterMs` (wall clock) get an open offline alert, once. */
+export async function markOffline(tx: PoolClient, afterMs: number): Promise<Array<{ meter_id: string; region: string; last_ms: string }>> {
+  const { rows } = await tx.query<{ meter_id: string; region: string; last_ms: string }>(
+    `UPDATE grid_meters SET offline_since = now(), updated_at = now()
+      WHERE offline_since IS NULL AND last_received_at < now() - make_interval(secs => $1::float8 / 1000)
+      RETURNING meter_id, region, (extract(epoch FROM last_received_at) * 1000)::bigint::text AS last_ms`,
+    [afterMs],
+  );
+  return rows;
+}
+
+/** Open windows right now (for the window gauges). */
+export async function openWindowStats(client: { query: PoolClient['query'] }, table: 'aggregates_1m' | 'aggregates_15m'): Promise<{ buckets: number; readings: number }> {
+  const { rows } = await client.query<{ buckets: string; readings: string | null }>(
+    `SELECT count(*) AS buckets, sum(sample_count) AS readings FROM ${table} WHERE dirty`,
+  );
+  return { buckets: Number(rows[0]?.buckets ?? 0), readings: Number(rows[0]?.readings ?? 0) };
+}
