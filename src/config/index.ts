@@ -1,4 +1,6 @@
 import type { EnergyMeterSettings } from '../domains/energy-meter/settings.ts';
+import type { GridTelemetrySettings } from '../domains/grid-telemetry/settings.ts';
+import { DEFAULT_EMA } from '../processors/anomaly/ema.ts';
 import { parseZone, UTC } from '../processors/timestamps.ts';
 import { DOMAINS } from '../domains/index.ts';
 import { EnvReader, type Env } from './env.ts';
@@ -11,6 +13,20 @@ export interface RabbitMqSettings {
   readonly workerExchange: string;
   readonly dlqQueue: string;
   readonly prefetch: number;
+}
+
+export interface KafkaSettings {
+  readonly brokers: ReadonlyArray<string>;
+  readonly clientId: string;
+  readonly groupId: string;
+  /** KAFKA_TOPICS / KAFKA_TOPIC: overrides the topics of the enabled domains. */
+  readonly topics: ReadonlyArray<string> | undefined;
+  /** Partitions processed at once (KAFKA_CONSUMER_COUNT). */
+  readonly concurrency: number;
+  readonly batchSize: number;
+  readonly batchTimeoutMs: number;
+  readonly ssl: boolean;
+  readonly sasl: { readonly mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; readonly username: string; readonly password: string } | undefined;
 }
 
 export interface Config {
@@ -29,7 +45,9 @@ export interface Config {
     readonly statementTimeoutMs: number;
   };
   readonly rabbitmq: RabbitMqSettings;
+  readonly kafka: KafkaSettings;
   readonly energyMeter: EnergyMeterSettings;
+  readonly gridTelemetry: GridTelemetrySettings;
   readonly retry: { readonly initialMs: number; readonly maxMs: number };
 }
 
@@ -79,6 +97,28 @@ export function loadConfig(env: Env): { config: Config; problems: string[] } {
     prefetch: r.int('RABBITMQ_PREFETCH', 10, 1, 65535),
   };
 
+  const topics = r.list('KAFKA_TOPICS', []);
+  const singleTopic = r.optionalString('KAFKA_TOPIC');
+  const saslMechanism = r.optionalString('KAFKA_SASL_MECHANISM')?.toLowerCase();
+  if (saslMechanism !== undefined && !['plain', 'scram-sha-256', 'scram-sha-512'].includes(saslMechanism)) {
+    r.problem(`KAFKA_SASL_MECHANISM: must be plain, scram-sha-256 or scram-sha-512, got "${saslMechanism}"`);
+  }
+  const kafka: KafkaSettings = {
+    brokers: r.list('KAFKA_BROKERS', ['127.0.0.1:9092']),
+    clientId: r.string('KAFKA_CLIENT_ID', 'ingestd'),
+    groupId: r.string(['KAFKA_GROUP_ID', 'CONSUMER_GROUP'], 'ingestd'),
+    topics: topics.length > 0 ? topics : singleTopic === undefined ? undefined : [singleTopic],
+    concurrency: r.int(['KAFKA_CONSUMER_COUNT', 'PROCESSOR_WORKER_COUNT'], 4, 1, 256),
+    batchSize: r.int('KAFKA_BATCH_SIZE', 2000, 1, 100_000),
+    batchTimeoutMs: r.duration('KAFKA_BATCH_TIMEOUT', 50, 'ms'),
+    ssl: r.bool('KAFKA_SSL', false),
+    sasl: saslMechanism === undefined ? undefined : {
+      mechanism: saslMechanism as 'plain' | 'scram-sha-256' | 'scram-sha-512',
+      username: r.string('KAFKA_SASL_USERNAME', ''),
+      password: r.string('KAFKA_SASL_PASSWORD', ''),
+    },
+  };
+
   const config: Config = {
     serviceName: r.string('SERVICE_NAME', 'ingestd'),
     port: r.int(['PORT', 'ANALYTICS_WORKER_PORT'], 8080, 0, 65535),
@@ -95,6 +135,21 @@ export function loadConfig(env: Env): { config: Config; problems: string[] } {
       statementTimeoutMs: r.duration('DB_STATEMENT_TIMEOUT', 60_000, 'ms'),
     },
     rabbitmq,
+    kafka,
+    gridTelemetry: {
+      decode: { defaultIntervalS: r.number('GRID_READING_INTERVAL_S', 1, Number.MIN_VALUE) },
+      ema: DEFAULT_EMA,
+      allowedLatenessMs: r.duration('ALLOWED_LATENESS', 30_000, 's'),
+      flushInterval1mMs: r.duration('FLUSH_INTERVAL_1M', 60_000, 'ms'),
+      flushInterval15mMs: r.duration('FLUSH_INTERVAL_15M', 900_000, 'ms'),
+      offlineAfterMs: r.duration('OFFLINE_AFTER', 300_000, 's'),
+      topics: {
+        input: kafka.topics?.[0] ?? 'raw_readings',
+        aggregates: r.string('GRID_AGGREGATES_TOPIC', 'aggregates'),
+        alerts: r.string('GRID_ALERTS_TOPIC', 'alerts'),
+      },
+      retentionMonths: r.int('GRID_RETENTION_MONTHS', 12, 1, 1200),
+    },
     energyMeter: {
       rules: {
         toleranceMs: r.duration('TIMESTAMP_TOLERANCE', 300_000, 's'),

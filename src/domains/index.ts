@@ -1,9 +1,11 @@
 import type { DomainPlugin } from './types.ts';
 import { energyMeter } from './energy-meter/index.ts';
+import { gridTelemetry } from './grid-telemetry/index.ts';
 
 /** Built-in domains: one line each. */
 export const DOMAINS: ReadonlyArray<DomainPlugin> = [
   energyMeter,
+  gridTelemetry,
 ];
 
 export function findDomain(name: string): DomainPlugin | undefined {

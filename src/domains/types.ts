@@ -2,6 +2,7 @@ import type pg from 'pg';
 import type { PoolClient } from 'pg';
 import type { Config } from '../config/index.ts';
 import type { Logger } from '../runtime/logger.ts';
+import type { Metrics } from '../runtime/metrics.ts';
 import type { Delivery, OutboundMessage } from '../sources/types.ts';
 
 /** A delivery that decoded cleanly, with the stable id it is deduplicated on. */
@@ -46,6 +47,7 @@ export interface DomainContext {
   readonly config: Config;
   readonly log: Logger;
   readonly pool: pg.Pool;
+  readonly metrics?: Metrics;
 }
 
 /**
@@ -55,6 +57,8 @@ export interface DomainContext {
  */
 export interface DomainHandler<M = unknown> {
   readonly name: string;
+  /** Topics / queues / subjects this domain consumes (its source subscribes to them). */
+  readonly routes: ReadonlyArray<string>;
   decode(delivery: Delivery): { messageId: string; value: M };
   apply(tx: PoolClient, messages: ReadonlyArray<Decoded<M>>): Promise<ApplyResult>;
   /** Outside the transaction, before it: DDL the batch needs (partitions). */

@@ -90,7 +90,7 @@ export async function startWorker(config: Config, log: Logger, runtime: WorkerRu
   const tasks = new TaskRunner({ pool, metrics, log: log.child({ component: 'tasks' }), onOutbox: () => relay.poke() });
 
   for (const plugin of plugins) {
-    const handler = plugin.create({ config, log: log.child({ domain: plugin.name }), pool });
+    const handler = plugin.create({ config, log: log.child({ domain: plugin.name }), pool, metrics });
     handlers.push(handler);
     const source = overrides.source?.(plugin) ?? SOURCE_KINDS[plugin.defaultSource]?.(ctx);
     if (source === undefined) throw new Error(`domain ${plugin.name}: source "${plugin.defaultSource}" is not available yet`);

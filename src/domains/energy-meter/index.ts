@@ -20,9 +20,10 @@ export interface ReadingProcessedEvent {
   anomaly_reason: string | null;
 }
 
-export function createEnergyMeterHandler(settings: EnergyMeterSettings, partitions?: MonthlyPartitions): DomainHandler<MeterMessage> {
+export function createEnergyMeterHandler(settings: EnergyMeterSettings, routes: ReadonlyArray<string>, partitions?: MonthlyPartitions): DomainHandler<MeterMessage> {
   return {
     name: 'energy-meter',
+    routes,
     decode: (delivery) => decodeMeterMessage(delivery.body, settings.rules),
     apply: (tx, messages) => applyMeterBatch(tx, messages, settings),
     prepare: async (messages) => partitions?.ensure(timestampsOf(messages)),
@@ -104,6 +105,7 @@ export const energyMeter: DomainPlugin = {
   create: ({ config, pool, log }) =>
     createEnergyMeterHandler(
       config.energyMeter,
+      [config.rabbitmq.ingestQueue],
       new MonthlyPartitions(pool, log, 'meter_readings_raw', config.energyMeter.retentionMonths),
     ),
 };

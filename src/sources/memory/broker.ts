@@ -84,6 +84,12 @@ export class MemoryPublisher implements Publisher {
   readonly kind = 'memory';
   published = 0;
   readonly recent: OutboundMessage[] = [];
+  readonly #retain: number;
+
+  /** Keeps the last `retain` messages. */
+  constructor(retain = 100) {
+    this.#retain = retain;
+  }
 
   async start(): Promise<void> {}
   status(): SourceStatus {
@@ -91,8 +97,8 @@ export class MemoryPublisher implements Publisher {
   }
   async publish(messages: ReadonlyArray<OutboundMessage>): Promise<void> {
     this.published += messages.length;
-    this.recent.push(...messages.slice(-20));
-    if (this.recent.length > 100) this.recent.splice(0, this.recent.length - 100);
+    for (const m of messages) this.recent.push(m);
+    if (this.recent.length > this.#retain) this.recent.splice(0, this.recent.length - this.#retain);
   }
   async close(): Promise<void> {}
 }

@@ -1,0 +1,116 @@
+/**
+ * Bytes → grid reading (SPEC §5.2). Every failure here is structural and dead-letters the
+ * original bytes: not valid UTF-8, not JSON, not an object, a missing or empty `meter_id`,
+ * `region`, `timestamp` or `power_kw`, a wrong type (numbers must be JSON numbers, "3.2" is
+ * refused), a non-finite number, a negative `energy_kwh`, a non-positive `interval_s`, a
+ * timestamp that is not a real instant (RFC 3339 with a valid calendar date, or integer epoch
+ * milliseconds) within years 0000–9999, or a NUL character in an id.
+ *
+ * Why no data-level class here: the raw row is keyed by (meter_id, timestamp) and every
+ * derived value needs power_kw, so a reading missing any of them cannot be stored or
+ * aggregated; and an optional field that is wrong would silently skew the window totals.
+ * Dead-lettered, it stays inspectable and replayable after the producer is fixed.
+ *
+ * Epoch ms may also come as a string of digits (a leading `-` allowed): int64 fields are
+ * strings in protobuf's JSON mapping and in many Kafka connectors, and the value is
+ * unambiguous. Anything else in a string must be RFC 3339.
+ */
+import { structural } from '../../runtime/errors.ts';
+import { compileSchema } from '../../runtime/schema.ts';
+import { parseRfc3339 } from '../../processors/timestamps.ts';
+import { gridReadingSchema } from './schema.ts';
+
+export interface GridReading {
+  readonly meterId: string;
+  readonly region: string;
+  /** Epoch ms, UTC. */
+  readonly timestampMs: number;
+  readonly powerKw: number;
+  readonly voltage: number | null;
+  /** As sent; null when absent (energy then follows from power and interval). */
+  readonly energyKwh: number | null;
+  /** As sent, or the configured default: stored with the raw row so a recompute agrees. */
+  readonly intervalS: number;
+}
+
+export interface GridDecodeSettings {
+  /** `interval_s` of a reading that carries none (GRID_READING_INTERVAL_S). */
+  readonly defaultIntervalS: number;
+}
+
+export const DEFAULT_READING_INTERVAL_S = 1;
+export const DEFAULT_GRID_DECODE: GridDecodeSettings = { defaultIntervalS: DEFAULT_READING_INTERVAL_S };
+
+/** 0000-01-01T00:00:00.000Z and 9999-12-31T23:59:59.999Z: what RFC 3339 and timestamptz both hold. */
+export const MIN_TIMESTAMP_MS = -62_167_219_200_000;
+export const MAX_TIMESTAMP_MS = 253_402_300_799_999;
+
+const checkReading = compileSchema(gridReadingSchema);
+// Fatal: invalid bytes are refused rather than silently replaced by U+FFFD.
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+const EPOCH_DIGITS = /^-?\d{1,16}$/;
+
+/** The message id: the raw row's key, so a resend of the same reading is the same message. */
+export const gridMessageIdOf = (meterId: string, timestampMs: number): string => `${meterId}@${timestampMs}`;
+
+/** Epoch ms of an RFC 3339 string, a digit string or an integer; null when not a valid instant. */
+export function parseGridTimestamp(raw: string | number): number | null {
+  let t: number | null;
+  if (typeof raw === 'number') t = Number.isSafeInteger(raw) ? raw : null;
+  else if (EPOCH_DIGITS.test(raw)) t = Number(raw);
+  else t = parseRfc3339(raw);
+  // `+ 0` normalizes "-0" so the message id never reads `M@0` for one and `M@-0` for another.
+  return t !== null && t >= MIN_TIMESTAMP_MS && t <= MAX_TIMESTAMP_MS ? t + 0 : null;
+}
+
+interface RawReading {
+  meter_id: string;
+  region: string;
+  timestamp: string | number;
+  power_kw: number;
+  voltage?: number | null;
+  energy_kwh?: number | null;
+  interval_s?: number | null;
+}
+
+export function decodeGridReading(body: Buffer, settings: GridDecodeSettings = DEFAULT_GRID_DECODE): { messageId: string; value: GridReading } {
+  let text: string;
+  let doc: unknown;
+  try {
+    text = UTF8.decode(body);
+  } catch {
+    throw structural('INGESTD_ERR_NOT_JSON', 'not JSON: the body is not valid UTF-8');
+  }
+  try {
+    doc = JSON.parse(text);
+  } catch (err) {
+    throw structural('INGESTD_ERR_NOT_JSON', `not JSON: ${(err as Error).message}`);
+  }
+  const problem = checkReading(doc);
+  if (problem !== null) throw structural('INGESTD_ERR_SCHEMA', problem);
+  const msg = doc as RawReading;
+
+  // PostgreSQL text cannot hold U+0000: caught here it is structural, not a poison batch.
+  for (const field of ['meter_id', 'region'] as const) {
+    if (msg[field].includes('\u0000')) throw structural('INGESTD_ERR_SCHEMA', `/${field}: must not contain U+0000`);
+  }
+  const timestampMs = parseGridTimestamp(msg.timestamp);
+  if (timestampMs === null) {
+    throw structural(
+      'INGESTD_ERR_SCHEMA',
+      `/timestamp: must be an RFC 3339 date-time or integer epoch milliseconds within years 0000-9999, got ${JSON.stringify(msg.timestamp)}`,
+    );
+  }
+  return {
+    messageId: gridMessageIdOf(msg.meter_id, timestampMs),
+    value: {
+      meterId: msg.meter_id,
+      region: msg.region,
+      timestampMs,
+      powerKw: msg.power_kw,
+      voltage: msg.voltage ?? null,
+      energyKwh: msg.energy_kwh ?? null,
+      intervalS: msg.interval_s ?? settings.defaultIntervalS,
+    },
+  };
+}
