@@ -5,10 +5,13 @@ import { createHttpServer } from '../http/server.ts';
 import { sleep } from '../runtime/backoff.ts';
 import { createRuntime, startWorker } from '../runtime/worker.ts';
 import { createEnergyMeterGenerator } from '../sim/energy-meter.ts';
+import { createGridTelemetryGenerator } from '../sim/grid-telemetry.ts';
 import { MemoryBroker, MemoryPublisher } from '../sources/memory/broker.ts';
 import { EXIT, loadEnv, loggerFor, onSignals } from './context.ts';
 import { shownUrl, startEmbeddedPostgres } from './embedded-postgres.ts';
 import { parsePositiveInt } from './options.ts';
+
+const DEMO_DOMAINS = ['energy-meter', 'grid-telemetry'];
 
 interface DemoOptions {
   dataDir: string;
@@ -34,12 +37,20 @@ export function registerDemo(program: Command): void {
       const db = await startEmbeddedPostgres(opts.dataDir, pgPort);
       const config = requireConfig({
         LOG_LEVEL: 'warn',
+        // Windows close within seconds so the demo shows aggregates soon; env can override.
+        FLUSH_INTERVAL_1M: '10s',
+        FLUSH_INTERVAL_15M: '60s',
+        ALLOWED_LATENESS: '5s',
         ...env,
         DATABASE_URL: db.url,
-        DOMAINS_ENABLED: 'energy-meter',
+        DOMAINS_ENABLED: DEMO_DOMAINS.join(','),
       });
       const log = loggerFor(config);
-      const broker = new MemoryBroker({ deadLetterFile: resolve(opts.dataDir, 'dead-letters.ndjson') });
+      const deadLetterFile = resolve(opts.dataDir, 'dead-letters.ndjson');
+      // One in-process queue per domain, as each has its own topic or queue in production.
+      const brokers = new Map(DEMO_DOMAINS.map((d) => [d, new MemoryBroker({ deadLetterFile })]));
+      const broker = (domain: string): MemoryBroker => brokers.get(domain)!;
+      const deadLetters = (): number => [...brokers.values()].reduce((n, b) => n + b.deadLetters, 0);
       const publisher = new MemoryPublisher();
       const runtime = createRuntime((err) => {
         log.fatal({ err: err.message }, 'fatal');
@@ -49,23 +60,39 @@ export function registerDemo(program: Command): void {
         log,
         metrics: runtime.metrics,
         readiness: runtime.readiness,
-        status: () => ({ transport: 'in-process', queue_depth: broker.depth, dead_letters: broker.deadLetters, events_published: publisher.published }),
+        status: () => ({
+          transport: 'in-process',
+          queue_depth: Object.fromEntries([...brokers].map(([d, b]) => [d, b.depth])),
+          dead_letters: deadLetters(),
+          events_published: publisher.published,
+        }),
       });
       const worker = await startWorker(config, log, runtime, {
-        source: (domain) => broker.source(`memory:${domain.name}`),
+        source: (domain) => broker(domain.name).source(`memory:${domain.name}`),
         publisher,
       });
       await http.listen({ port: config.port, host: '127.0.0.1' });
 
       const simulating = new AbortController();
-      const simulator = simulate(broker, rate, meters, simulating.signal);
+      const started = Date.now();
+      const seed = started % 0x7fff_ffff;
+      const energy = createEnergyMeterGenerator({ seed, meters, anomalyRate: 0.03, invalidRate: 0.03, startTime: started, intervalMs: 1000 / rate });
+      const grid = createGridTelemetryGenerator({
+        seed, meters, startTime: started, intervalMs: 1000, anomalyRate: 0.02, outOfOrderRate: 0.02, lateRate: 0.005, invalidRate: 0.005,
+      });
+      const simulators = [
+        paced(rate, () => broker('energy-meter').publish('energy-meter', energy.next().body), simulating.signal),
+        // One reading per meter per second of event time, which keeps pace with the clock.
+        paced(meters, () => broker('grid-telemetry').publish('raw_readings', grid.next().body), simulating.signal),
+      ];
       const base = `http://127.0.0.1:${config.port}`;
       process.stdout.write([
         '',
         `ingestd demo is running (${db.fresh ? 'new data folder' : 'reusing the data folder'}):`,
         `  database     ${shownUrl(db.url)}  (embedded; PGPASSWORD=ingestd-demo psql -h 127.0.0.1 -p ${pgPort} -U postgres ingestd)`,
-        `  transport    in-process queue; dead letters → ${resolve(opts.dataDir, 'dead-letters.ndjson')}`,
-        `  simulator    energy-meter, ${meters} meters, ${rate} msgs/s with spikes, negatives, bad timestamps and undecodable messages`,
+        `  transport    in-process queues; dead letters → ${deadLetterFile}`,
+        `  simulator    energy-meter: ${meters} meters, ${rate} msgs/s with spikes, negatives, bad timestamps and undecodable messages`,
+        `               grid-telemetry: ${meters} meters, 1 reading/s each, with spikes, drops, outages, late and out-of-order readings`,
         `  health       ${base}/health`,
         `  readiness    ${base}/ready`,
         `  metrics      ${base}/metrics`,
@@ -76,13 +103,16 @@ export function registerDemo(program: Command): void {
       ].join('\n'));
 
       const report = setInterval(() => {
-        void summary(worker.pool).then((s) => process.stdout.write(`${new Date().toISOString().slice(11, 19)}  ${s}; dead letters ${broker.deadLetters}; events published ${publisher.published}\n`));
+        void summary(worker.pool).then(
+          (s) => process.stdout.write(`${new Date().toISOString().slice(11, 19)}  ${s}; dead letters ${deadLetters()}; messages published ${publisher.published}\n`),
+          () => undefined,
+        );
       }, 10_000);
 
       onSignals(async () => {
         clearInterval(report);
         simulating.abort();
-        await simulator;
+        await Promise.all(simulators);
         await worker.stop();
         await http.close();
         await db.stop();
@@ -91,21 +121,14 @@ export function registerDemo(program: Command): void {
     });
 }
 
-async function simulate(broker: MemoryBroker, rate: number, meters: number, signal: AbortSignal): Promise<void> {
+/** Calls `send` `rate` times per second until the signal aborts (waits when the queue is full). */
+async function paced(rate: number, send: () => Promise<void>, signal: AbortSignal): Promise<void> {
   const started = Date.now();
-  const gen = createEnergyMeterGenerator({
-    seed: started % 0x7fffffff,
-    meters,
-    anomalyRate: 0.03,
-    invalidRate: 0.03,
-    startTime: started,
-    intervalMs: 1000 / rate,
-  });
   let sent = 0;
   while (!signal.aborted) {
     const due = Math.floor(((Date.now() - started) * rate) / 1000);
     while (sent < due && !signal.aborted) {
-      await broker.publish('energy-meter', gen.next().body);
+      await send();
       sent++;
     }
     await sleep(100, signal);
@@ -117,5 +140,10 @@ async function summary(pool: import('pg').Pool): Promise<string> {
     'SELECT validation_status AS status, count(*) AS n FROM meter_readings_raw GROUP BY 1',
   );
   const by = Object.fromEntries(rows.map((r) => [r.status, r.n]));
-  return `readings stored: ${by.valid ?? 0} valid, ${by.invalid ?? 0} invalid`;
+  const { rows: [grid] } = await pool.query<{ readings: string; windows: string; alerts: string }>(
+    `SELECT (SELECT count(*) FROM telemetry_readings) AS readings,
+            (SELECT count(*) FROM aggregates_1m WHERE revision > 0) + (SELECT count(*) FROM aggregates_15m WHERE revision > 0) AS windows,
+            (SELECT count(*) FROM grid_alerts) AS alerts`,
+  );
+  return `meter readings ${by.valid ?? 0} valid, ${by.invalid ?? 0} invalid; grid readings ${grid?.readings ?? 0}, windows closed ${grid?.windows ?? 0}, alerts ${grid?.alerts ?? 0}`;
 }
