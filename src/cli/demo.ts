@@ -47,9 +47,10 @@ export function registerDemo(program: Command): void {
       });
       const log = loggerFor(config);
       const deadLetterFile = resolve(opts.dataDir, 'dead-letters.ndjson');
-      // One in-process queue per domain, as each has its own topic or queue in production.
+      // One in-process queue per domain, as each has its own queue or topic in production.
       const brokers = new Map(DEMO_DOMAINS.map((d) => [d, new MemoryBroker({ deadLetterFile })]));
       const broker = (domain: string): MemoryBroker => brokers.get(domain)!;
+      const kindOf: Record<string, string> = { amqp: 'energy-meter', kafka: 'grid-telemetry' };
       const deadLetters = (): number => [...brokers.values()].reduce((n, b) => n + b.deadLetters, 0);
       const publisher = new MemoryPublisher();
       const runtime = createRuntime((err) => {
@@ -68,7 +69,7 @@ export function registerDemo(program: Command): void {
         }),
       });
       const worker = await startWorker(config, log, runtime, {
-        source: (domain) => broker(domain.name).source(`memory:${domain.name}`),
+        source: (kind) => broker(kindOf[kind]!).source(`memory:${kindOf[kind]}`),
         publisher,
       });
       await http.listen({ port: config.port, host: '127.0.0.1' });
@@ -81,9 +82,9 @@ export function registerDemo(program: Command): void {
         seed, meters, startTime: started, intervalMs: 1000, anomalyRate: 0.02, outOfOrderRate: 0.02, lateRate: 0.005, invalidRate: 0.005,
       });
       const simulators = [
-        paced(rate, () => broker('energy-meter').publish('energy-meter', energy.next().body), simulating.signal),
+        paced(rate, () => broker('energy-meter').publish(config.rabbitmq.ingestQueue, energy.next().body), simulating.signal),
         // One reading per meter per second of event time, which keeps pace with the clock.
-        paced(meters, () => broker('grid-telemetry').publish('raw_readings', grid.next().body), simulating.signal),
+        paced(meters, () => broker('grid-telemetry').publish(config.gridTelemetry.topics.input, grid.next().body), simulating.signal),
       ];
       const base = `http://127.0.0.1:${config.port}`;
       process.stdout.write([

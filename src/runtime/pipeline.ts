@@ -268,14 +268,20 @@ export class Pipeline {
     if (stats.aggregatesWritten > 0) m.aggregatesWritten.inc(labels, stats.aggregatesWritten);
   }
 
+  /** The domain a delivery counts under: its route's, or the pipeline's when unrouted. */
+  #domainOf(d: Delivery): string {
+    return this.#o.route(d)?.name ?? this.#o.name;
+  }
+
   #countSettled(deliveries: ReadonlyArray<Delivery>, items: ReadonlyArray<Item>, dead: ReadonlyArray<DeadLetter>): void {
     const m = this.#o.metrics;
     const now = Date.now();
     const labels = this.#labels();
-    m.messages.inc(labels, deliveries.length);
+    for (const d of deliveries) m.messages.inc(this.#labels(this.#domainOf(d)));
     for (const d of dead) {
-      m.dlq.inc(labels);
-      m.failed.inc({ ...labels, reason: d.error.code });
+      const l = this.#labels(this.#domainOf(deliveries[d.index]!));
+      m.dlq.inc(l);
+      m.failed.inc({ ...l, reason: d.error.code });
     }
     let newest = 0;
     for (const d of deliveries) {

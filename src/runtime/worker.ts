@@ -4,7 +4,7 @@ import type { DomainHandler, DomainPlugin } from '../domains/types.ts';
 import type { Config } from '../config/index.ts';
 import { migrate, type MigrationSet } from '../sinks/postgres/migrate.ts';
 import { createPool } from '../sinks/postgres/pool.ts';
-import { PUBLISHER_KINDS, SOURCE_KINDS, type SourceContext } from '../sources/index.ts';
+import { PUBLISHER_KINDS, SOURCE_KINDS } from '../sources/index.ts';
 import type { Publisher, Source } from '../sources/types.ts';
 import { backoffDelay, sleep } from './backoff.ts';
 import { errorMessage } from './errors.ts';
@@ -25,7 +25,8 @@ export const enabledDomains = (config: Config): DomainPlugin[] => DOMAINS.filter
 
 /** Overrides for embedding (the demo's in-process transport, tests). */
 export interface WorkerOverrides {
-  readonly source?: (domain: DomainPlugin) => Source;
+  /** Replaces the source of a kind (`amqp`, `kafka`…), given the routes it must consume. */
+  readonly source?: (kind: string, routes: ReadonlyArray<string>) => Source;
   readonly publisher?: Publisher;
   readonly pool?: pg.Pool;
 }
@@ -80,7 +81,7 @@ export async function startWorker(config: Config, log: Logger, runtime: WorkerRu
   const plugins = enabledDomains(config);
   await migrateWhenReady(pool, migrationSets(plugins), log, readiness, stopping.signal);
 
-  const ctx: SourceContext = { config, log };
+  const ctx = { config, log };
 
   const publishers = new Map<string, Publisher>();
   const sources: Source[] = [];
@@ -89,25 +90,40 @@ export async function startWorker(config: Config, log: Logger, runtime: WorkerRu
   const relay = new OutboxRelay({ pool, publishers, metrics, readiness, log: log.child({ component: 'outbox' }), retry: config.retry });
   const tasks = new TaskRunner({ pool, metrics, log: log.child({ component: 'tasks' }), onOutbox: () => relay.poke() });
 
+  // One source and one pipeline per broker kind; deliveries are routed to their domain by
+  // topic / queue (SPEC §1: route).
+  const byKind = new Map<string, DomainHandler[]>();
   for (const plugin of plugins) {
     const handler = plugin.create({ config, log: log.child({ domain: plugin.name }), pool, metrics });
     handlers.push(handler);
-    const source = overrides.source?.(plugin) ?? SOURCE_KINDS[plugin.defaultSource]?.(ctx);
-    if (source === undefined) throw new Error(`domain ${plugin.name}: source "${plugin.defaultSource}" is not available yet`);
-    const publisher = overrides.publisher ?? PUBLISHER_KINDS[plugin.defaultSource]?.(ctx);
-    if (publisher === undefined) throw new Error(`domain ${plugin.name}: publisher "${plugin.defaultSource}" is not available yet`);
+    byKind.set(plugin.defaultSource, [...(byKind.get(plugin.defaultSource) ?? []), handler]);
+  }
+  for (const [kind, kindHandlers] of byKind) {
+    const routes = new Map<string, DomainHandler>();
+    for (const h of kindHandlers) {
+      for (const r of h.routes) {
+        const taken = routes.get(r);
+        if (taken !== undefined) throw new Error(`domains ${taken.name} and ${h.name} both consume "${r}"`);
+        routes.set(r, h);
+      }
+    }
+    const source = overrides.source?.(kind, [...routes.keys()]) ?? SOURCE_KINDS[kind]?.({ ...ctx, routes: [...routes.keys()] });
+    if (source === undefined) throw new Error(`source "${kind}" (for ${kindHandlers.map((h) => h.name).join(', ')}) is not available`);
+    const publisher = overrides.publisher ?? PUBLISHER_KINDS[kind]?.(ctx);
+    if (publisher === undefined) throw new Error(`publisher "${kind}" is not available`);
     if (!publishers.has(publisher.kind)) publishers.set(publisher.kind, publisher);
-    tasks.add(handler, publisher.kind);
+    for (const h of kindHandlers) tasks.add(h, publisher.kind);
     sources.push(source);
+    const name = kindHandlers.map((h) => h.name).join('+');
     pipelines.push(new Pipeline({
-      name: plugin.name,
+      name,
       source,
-      route: () => handler,
+      route: (d) => routes.get(d.route) ?? (routes.size === 1 ? kindHandlers[0] : undefined),
       publisher: publisher.kind,
       pool,
       metrics,
       readiness,
-      log: log.child({ domain: plugin.name, source: source.kind }),
+      log: log.child({ domain: name, source: source.kind }),
       maxMessageBytes: config.maxMessageBytes,
       retry: config.retry,
       onOutbox: () => relay.poke(),

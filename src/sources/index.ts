@@ -7,6 +7,8 @@ import type { Publisher, Source } from './types.ts';
 export interface SourceContext {
   readonly config: Config;
   readonly log: Logger;
+  /** Topics / queues of the domains bound to this source. */
+  readonly routes: ReadonlyArray<string>;
 }
 
 /** Source and publisher factories by broker kind: one line each. */
@@ -19,7 +21,7 @@ export const SOURCE_KINDS: Readonly<Record<string, (ctx: SourceContext) => Sourc
     }),
 };
 
-export const PUBLISHER_KINDS: Readonly<Record<string, (ctx: SourceContext) => Publisher>> = {
+export const PUBLISHER_KINDS: Readonly<Record<string, (ctx: Omit<SourceContext, 'routes'>) => Publisher>> = {
   amqp: ({ config, log }) =>
     new AmqpPublisher({
       url: config.rabbitmq.url,

@@ -23,7 +23,7 @@ describe('energy-meter over RabbitMQ into PostgreSQL', () => {
     db = await createTestDatabase();
     broker = await TestBroker.open(topo);
     events = await broker.captureEvents();
-    const config = requireConfig({ DATABASE_URL: db.url, RABBITMQ_URL: AMQP_URL, RABBITMQ_PREFETCH: '50', ...topo });
+    const config = requireConfig({ DATABASE_URL: db.url, DOMAINS_ENABLED: 'energy-meter', RABBITMQ_URL: AMQP_URL, RABBITMQ_PREFETCH: '50', ...topo });
     const runtime = createRuntime((err) => { throw err; });
     worker = await startWorker(config, createLogger({ service: 'test', level: 'silent' }), runtime);
     await eventually(() => worker.readiness.ready, 20_000, 'worker ready');

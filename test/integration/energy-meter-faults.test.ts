@@ -57,7 +57,7 @@ describe('energy-meter: crashes and outages lose nothing and double nothing', ()
     const broker = await TestBroker.open(topo);
     cleanups.push(() => broker.close());
     const dir = await mkdtemp(join(tmpdir(), 'ingestd-kill-'));
-    const worker = new WorkerProcess({ DATABASE_URL: db.url, RABBITMQ_URL: AMQP_URL, RABBITMQ_PREFETCH: '500', ...topo }, 18_601, join(dir, 'worker.log'));
+    const worker = new WorkerProcess({ DATABASE_URL: db.url, DOMAINS_ENABLED: 'energy-meter', RABBITMQ_URL: AMQP_URL, RABBITMQ_PREFETCH: '500', ...topo }, 18_601, join(dir, 'worker.log'));
     cleanups.push(() => worker.kill());
     worker.start();
     await worker.waitReady();
@@ -97,7 +97,7 @@ describe('energy-meter: crashes and outages lose nothing and double nothing', ()
     const broker = await TestBroker.open(topo);
     cleanups.push(() => broker.close());
     const worker = new WorkerProcess(
-      { DATABASE_URL: db.url, RABBITMQ_URL: AMQP_URL, RABBITMQ_PREFETCH: '200', RETRY_MAX: '1s', ...topo },
+      { DATABASE_URL: db.url, DOMAINS_ENABLED: 'energy-meter', RABBITMQ_URL: AMQP_URL, RABBITMQ_PREFETCH: '200', RETRY_MAX: '1s', ...topo },
       18_602,
       join(dir, 'worker.log'),
     );
@@ -134,7 +134,7 @@ describe('energy-meter: crashes and outages lose nothing and double nothing', ()
     const broker = await TestBroker.open(topo);
     const dir = await mkdtemp(join(tmpdir(), 'ingestd-mqrestart-'));
     // Declare the topology and pre-load a backlog, then let the worker drain it.
-    const worker = new WorkerProcess({ DATABASE_URL: db.url, RABBITMQ_URL: AMQP_URL, RABBITMQ_PREFETCH: '50', ...topo }, 18_603, join(dir, 'worker.log'));
+    const worker = new WorkerProcess({ DATABASE_URL: db.url, DOMAINS_ENABLED: 'energy-meter', RABBITMQ_URL: AMQP_URL, RABBITMQ_PREFETCH: '50', ...topo }, 18_603, join(dir, 'worker.log'));
     cleanups.push(() => worker.kill());
     worker.start();
     await worker.waitReady();
