@@ -3,16 +3,16 @@
 # running and reachable on 127.0.0.1: start them if stopped, install them
 # with apt-get if absent. Idempotent and fast when everything is already up.
 #
-# Usage: bash scripts/services.sh [postgres] [rabbitmq] [nats] [mosquitto|mqtt] ...
+# Usage: bash scripts/services.sh [postgres] [rabbitmq] [nats] [mosquitto|mqtt] [kafka] ...
 #        (no arguments = every supported service)
 #
 # Assumes Debian 12, running as root (CI containers and dev VMs).
 # Adding a service = writing one `svc_<name>` function and listing it below.
 set -euo pipefail
 
-# Services started when no argument is given (kafka/influxdb are not here:
-# they are not supported yet and only fail when asked for explicitly).
-ALL_SERVICES=(postgres rabbitmq nats mosquitto)
+# Services started when no argument is given (influxdb is not here: it is
+# not supported yet and only fails when asked for explicitly).
+ALL_SERVICES=(postgres rabbitmq nats mosquitto kafka)
 
 # Upper bound for any single service to become ready, in seconds.
 READY_TIMEOUT="${SERVICES_TIMEOUT:-60}"
@@ -216,9 +216,31 @@ svc_mosquitto() {
   report mosquitto "$port" "$state"
 }
 
+# --- kafka ------------------------------------------------------------------
+
+# A single-node KRaft broker run from Maven Central's jars by scripts/kafka.sh
+# (which owns the details: jar cache, config, format, readiness, logs). Needs
+# Java 17+ and, the first time only, Maven to fetch the jars.
+svc_kafka() {
+  local state=running out
+  if ! command -v java >/dev/null; then
+    apt_install openjdk-17-jre-headless
+    state=installed
+  fi
+  if ! command -v mvn >/dev/null; then
+    apt_install maven
+    state=installed
+  fi
+  out="$(bash "$SCRIPT_DIR/kafka.sh" start)" || die 1 "kafka: scripts/kafka.sh start failed"
+  # kafka.sh says "running" when it was already up, "started" otherwise.
+  if [[ $state != installed && $out == *started* ]]; then
+    state=started
+  fi
+  report kafka 9092 "$state"
+}
+
 # --- not yet supported ------------------------------------------------------
 
-svc_kafka() { die 2 "kafka: not yet supported by scripts/services.sh"; }
 svc_influxdb() { die 2 "influxdb: not yet supported by scripts/services.sh"; }
 
 # --- main -------------------------------------------------------------------
@@ -244,7 +266,7 @@ main() {
     # Placeholders exit 2 here, before any other service is touched; drop a
     # name from this list when its real svc_ function lands.
     case "$name" in
-      kafka | influxdb) "svc_$name" ;;
+      influxdb) "svc_$name" ;;
     esac
     resolved+=("$name")
   done

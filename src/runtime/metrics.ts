@@ -100,6 +100,14 @@ export function createMetrics() {
     }),
     lag: new Gauge({ name: 'stream_lag_seconds', help: 'Seconds from the worker receiving the newest message of the last batch to its settle', labelNames: ds, registers: [registry] }),
     paused: new Gauge({ name: 'stream_paused', help: '1 while consumption is paused (transient failure, retrying)', labelNames: ds, registers: [registry] }),
+    kafkaLag: new Gauge({
+      name: 'kafka_consumer_lag_messages',
+      help: 'Messages between the committed position and the partition end, per partition',
+      labelNames: ['topic', 'partition'],
+      registers: [registry],
+    }),
+    kafkaConsumerConnected: new Gauge({ name: 'kafka_consumer_connected', help: '1 while the consumer is a member of its group', registers: [registry] }),
+    kafkaProducerConnected: new Gauge({ name: 'kafka_producer_connected', help: '1 while the producer is connected', registers: [registry] }),
     rabbitmqConnected: new Gauge({ name: 'rabbitmq_connected', help: '1 while connected to RabbitMQ', labelNames: ['role'], registers: [registry] }),
     dbConnected: new Gauge({ name: 'timescaledb_connected', help: '1 while the database answers', registers: [registry] }),
   };

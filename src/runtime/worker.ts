@@ -107,7 +107,7 @@ export async function startWorker(config: Config, log: Logger, runtime: WorkerRu
         routes.set(r, h);
       }
     }
-    const source = overrides.source?.(kind, [...routes.keys()]) ?? SOURCE_KINDS[kind]?.({ ...ctx, routes: [...routes.keys()] });
+    const source = overrides.source?.(kind, [...routes.keys()]) ?? SOURCE_KINDS[kind]?.({ ...ctx, pool, metrics, routes: [...routes.keys()] });
     if (source === undefined) throw new Error(`source "${kind}" (for ${kindHandlers.map((h) => h.name).join(', ')}) is not available`);
     const publisher = overrides.publisher ?? PUBLISHER_KINDS[kind]?.(ctx);
     if (publisher === undefined) throw new Error(`publisher "${kind}" is not available`);
@@ -153,6 +153,7 @@ export async function startWorker(config: Config, log: Logger, runtime: WorkerRu
       const s = c.c.status();
       readiness.set(c.c.name, s.connected ? null : (s.detail ?? 'disconnected'));
       if (c.c.kind === 'amqp') metrics.rabbitmqConnected.set({ role: c.role }, s.connected ? 1 : 0);
+      if (c.c.kind === 'kafka') (c.role === 'consumer' ? metrics.kafkaConsumerConnected : metrics.kafkaProducerConnected).set(s.connected ? 1 : 0);
     }
   };
   watchConnections();

@@ -1,4 +1,9 @@
+import type pg from 'pg';
 import type { Config } from '../config/index.ts';
+import type { Metrics } from '../runtime/metrics.ts';
+import { createKafka } from './kafka/client.ts';
+import { KafkaPublisher } from './kafka/publisher.ts';
+import { KafkaSource } from './kafka/source.ts';
 import type { Logger } from '../runtime/logger.ts';
 import { AmqpPublisher } from './amqp/publisher.ts';
 import { AmqpSource } from './amqp/source.ts';
@@ -7,6 +12,8 @@ import type { Publisher, Source } from './types.ts';
 export interface SourceContext {
   readonly config: Config;
   readonly log: Logger;
+  readonly pool: pg.Pool;
+  readonly metrics: Metrics;
   /** Topics / queues of the domains bound to this source. */
   readonly routes: ReadonlyArray<string>;
 }
@@ -19,13 +26,16 @@ export const SOURCE_KINDS: Readonly<Record<string, (ctx: SourceContext) => Sourc
       log: log.child({ source: 'amqp' }),
       maxBatch: Math.min(config.batchSize, config.rabbitmq.prefetch),
     }),
+  kafka: ({ config, log, pool, metrics, routes }) =>
+    new KafkaSource({ settings: config.kafka, kafka: createKafka(config.kafka, log, 'consumer'), topics: routes, pool, log: log.child({ source: 'kafka' }), metrics }),
 };
 
-export const PUBLISHER_KINDS: Readonly<Record<string, (ctx: Omit<SourceContext, 'routes'>) => Publisher>> = {
+export const PUBLISHER_KINDS: Readonly<Record<string, (ctx: Pick<SourceContext, 'config' | 'log'>) => Publisher>> = {
   amqp: ({ config, log }) =>
     new AmqpPublisher({
       url: config.rabbitmq.url,
       exchanges: [config.rabbitmq.workerExchange],
       log: log.child({ publisher: 'amqp' }),
     }),
+  kafka: ({ config, log }) => new KafkaPublisher(createKafka(config.kafka, log, 'producer')),
 };

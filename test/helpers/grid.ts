@@ -1,3 +1,5 @@
+import { decodeGridReading } from '../../src/domains/grid-telemetry/decode.ts';
+import { emaStep } from '../../src/processors/anomaly/ema.ts';
 import { queryRows } from './db.ts';
 
 /**
@@ -27,4 +29,53 @@ export async function aggregateMismatches(url: string, table: 'aggregates_1m' | 
          OR abs(a.total_energy - r.total_energy) > 1e-9 * greatest(1, abs(r.total_energy))
       LIMIT 10`,
   );
+}
+
+/**
+ * The alerts the EMA rules give for messages in this order (per meter, the order of its
+ * partition): `meter|timestamp|type`. Undecodable messages and repeats are skipped, as the
+ * worker skips them.
+ */
+export function expectedAlerts(bodies: Iterable<Buffer>): Set<string> {
+  const expected = new Set<string>();
+  const baselines = new Map<string, number | null>();
+  const seen = new Set<string>();
+  for (const b of bodies) {
+    let r;
+    try {
+      r = decodeGridReading(b);
+    } catch {
+      continue;
+    }
+    if (seen.has(r.messageId)) continue;
+    seen.add(r.messageId);
+    const v = r.value;
+    const step = emaStep({ baseline: baselines.get(v.meterId) ?? null }, v.powerKw);
+    baselines.set(v.meterId, step.next.baseline);
+    if (step.anomaly) expected.add(`${v.meterId}|${new Date(v.timestampMs).toISOString()}|${step.anomaly.type}`);
+  }
+  return expected;
+}
+
+/** Stored spike/drop/outage alerts as `meter|timestamp|type`, one entry per row. */
+export async function storedAlerts(url: string): Promise<string[]> {
+  const rows = await queryRows<{ k: string }>(
+    url,
+    `SELECT meter_id || '|' || to_char("timestamp" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') || '|' || type AS k
+       FROM grid_alerts WHERE type <> 'offline'`,
+  );
+  return rows.map((r) => r.k);
+}
+
+/** Distinct decodable readings among these messages. */
+export function distinctReadings(bodies: Iterable<Buffer>): number {
+  const ids = new Set<string>();
+  for (const b of bodies) {
+    try {
+      ids.add(decodeGridReading(b).messageId);
+    } catch {
+      // dead-lettered
+    }
+  }
+  return ids.size;
 }

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { runLoad, type LoadSummary } from '../../src/cli/load.ts';
+import { runLoad, type LoadSummary } from '../../src/cli/load/run.ts';
 import { AMQP_URL, TestBroker, uniqueTopology } from '../helpers/amqp.ts';
 import { createTestDatabase, eventually, queryRows } from '../helpers/db.ts';
 import { WorkerProcess } from '../helpers/worker.ts';

@@ -1,14 +1,12 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { requireConfig } from '../../src/config/index.ts';
-import { decodeGridReading } from '../../src/domains/grid-telemetry/decode.ts';
-import { emaStep } from '../../src/processors/anomaly/ema.ts';
 import { createLogger } from '../../src/runtime/logger.ts';
 import { createRuntime, startWorker, type Worker } from '../../src/runtime/worker.ts';
 import { createGridTelemetryGenerator } from '../../src/sim/grid-telemetry.ts';
 import { MemoryBroker, MemoryPublisher } from '../../src/sources/memory/broker.ts';
 import { createTestDatabase, eventually, queryRows } from '../helpers/db.ts';
-import { aggregateMismatches } from '../helpers/grid.ts';
+import { aggregateMismatches, distinctReadings, expectedAlerts, storedAlerts } from '../helpers/grid.ts';
 
 const START = Date.parse('2026-01-05T10:00:00Z');
 
@@ -55,41 +53,14 @@ describe('grid-telemetry windows, alerts and offline detection in PostgreSQL', (
     assert.deepEqual(await aggregateMismatches(db.url, 'aggregates_1m'), []);
     assert.deepEqual(await aggregateMismatches(db.url, 'aggregates_15m'), []);
     const [{ n }] = await rows<{ n: string }>('SELECT count(*) AS n FROM telemetry_readings');
-    const distinct = new Set<string>();
-    for (const b of bodies) {
-      try {
-        distinct.add(decodeGridReading(b).messageId);
-      } catch {
-        // undecodable: dead-lettered
-      }
-    }
-    assert.equal(Number(n), distinct.size);
+    assert.equal(Number(n), distinctReadings(bodies));
   });
 
   test('exactly one alert per anomalous reading, as the EMA rules give in processing order', async () => {
-    const expected = new Set<string>();
-    const baselines = new Map<string, number | null>();
-    const seen = new Set<string>();
-    for (const b of sent) {
-      let r;
-      try {
-        r = decodeGridReading(b);
-      } catch {
-        continue;
-      }
-      if (seen.has(r.messageId)) continue;
-      seen.add(r.messageId);
-      const v = r.value;
-      const step = emaStep({ baseline: baselines.get(v.meterId) ?? null }, v.powerKw);
-      baselines.set(v.meterId, step.next.baseline);
-      if (step.anomaly) expected.add(`${v.meterId}|${new Date(v.timestampMs).toISOString()}|${step.anomaly.type}`);
-    }
-    const stored = await rows<{ k: string }>(
-      `SELECT meter_id || '|' || to_char("timestamp" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') || '|' || type AS k
-         FROM grid_alerts WHERE type <> 'offline'`,
-    );
+    const expected = expectedAlerts(sent);
+    const stored = await storedAlerts(db.url);
     assert.ok(expected.size > 50, `${expected.size} anomalies expected`);
-    assert.deepEqual(new Set(stored.map((r) => r.k)), expected);
+    assert.deepEqual(new Set(stored), expected);
     assert.equal(stored.length, expected.size);
     const alertMessages = published.recent.filter((m) => m.destination === 'alerts');
     assert.equal(new Set(alertMessages.map((m) => m.id)).size, expected.size);

@@ -1,0 +1,106 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { meterFingerprint } from '../../sim/energy-meter.ts';
+import { GRID_MESSAGE_KINDS } from '../../sim/grid-telemetry.ts';
+import { OptionError } from '../options.ts';
+import { createLoadGenerator, loadDomain } from './generators.ts';
+import type { GeneratorOptions, LoadMessage } from './generators.ts';
+
+const base: GeneratorOptions = {
+  seed: 42, meters: 7, startTime: Date.UTC(2026, 0, 5, 10), intervalMs: undefined, rate: 0,
+  anomalyRate: 0.05, invalidRate: 0.02, outOfOrderRate: 0, lateRate: 0,
+};
+
+const take = (domain: string, o: Partial<GeneratorOptions>, n: number): LoadMessage[] => {
+  const g = createLoadGenerator(loadDomain(domain), { ...base, ...o });
+  return Array.from({ length: n }, () => g.next());
+};
+
+const throwsOption = (fn: () => unknown, flag: string, pattern: RegExp): void => {
+  assert.throws(fn, (err: unknown) => {
+    assert.ok(err instanceof OptionError, String(err));
+    assert.equal(err.flag, flag);
+    assert.match(err.message, pattern);
+    return true;
+  });
+};
+
+describe('loadDomain', () => {
+  it('knows energy-meter and grid-telemetry, with their kinds and default brokers', () => {
+    assert.deepEqual(loadDomain('energy-meter').kinds, ['valid', 'anomaly', 'invalid-reading', 'undecodable']);
+    assert.equal(loadDomain('energy-meter').defaultBroker, 'amqp');
+    assert.deepEqual(loadDomain('grid-telemetry').kinds, GRID_MESSAGE_KINDS);
+    assert.equal(loadDomain('grid-telemetry').defaultBroker, 'kafka');
+    assert.equal(loadDomain('grid-telemetry').routes.kafka?.topic, 'raw_readings');
+    assert.equal(loadDomain('energy-meter').routes.kafka?.topic, 'energy-meter');
+  });
+
+  it('says which domains are not available yet, and rejects unknown ones', () => {
+    throwsOption(() => loadDomain('chat-events'), '--domain', /not available yet.*energy-meter, grid-telemetry/);
+    throwsOption(() => loadDomain('nope'), '--domain', /unknown value "nope"/);
+  });
+});
+
+describe('createLoadGenerator: energy-meter', () => {
+  it('is deterministic for a seed', () => {
+    const a = take('energy-meter', {}, 300);
+    const b = take('energy-meter', {}, 300);
+    assert.deepEqual(a, b);
+    assert.notDeepEqual(take('energy-meter', { seed: 43 }, 300), a);
+  });
+
+  it('keys each message by its meter fingerprint and uses the request_id as id', () => {
+    const messages = take('energy-meter', {}, 200);
+    messages.forEach((m, i) => {
+      assert.equal(m.key, meterFingerprint(i % base.meters));
+      if (m.kind === 'undecodable') return;
+      const body = JSON.parse(m.body.toString('utf8')) as { request_id: string; client_fingerprint: string };
+      assert.equal(body.request_id, m.id);
+      assert.equal(body.client_fingerprint, m.key);
+    });
+  });
+
+  it('rejects the grid-telemetry-only rates and shares above 1', () => {
+    throwsOption(() => take('energy-meter', { lateRate: 0.1 }, 1), '--late-rate', /grid-telemetry only/);
+    throwsOption(() => take('energy-meter', { outOfOrderRate: 0.1 }, 1), '--out-of-order-rate', /grid-telemetry only/);
+    throwsOption(() => take('energy-meter', { anomalyRate: 0.6, invalidRate: 0.5 }, 1), '--anomaly-rate', /must not exceed 1/);
+    throwsOption(() => take('energy-meter', { meters: 0 }, 1), '--meters', />= 1/);
+  });
+});
+
+describe('createLoadGenerator: grid-telemetry', () => {
+  const o = { lateRate: 0.05, outOfOrderRate: 0.05, anomalyRate: 0.05, invalidRate: 0.05 };
+
+  it('is deterministic for a seed', () => {
+    assert.deepEqual(take('grid-telemetry', o, 2000), take('grid-telemetry', o, 2000));
+  });
+
+  it('keys by meter_id, ids are meter@ms, and every kind shows up', () => {
+    const messages = take('grid-telemetry', o, 5000);
+    const kinds = new Set<string>();
+    for (const m of messages) {
+      kinds.add(m.kind);
+      assert.match(m.id, /^M-\d{4}@\d+$/);
+      assert.equal(m.id.split('@')[0], m.key);
+      if (m.kind === 'undecodable' || m.kind === 'schema-invalid') continue;
+      const body = JSON.parse(m.body.toString('utf8')) as { meter_id: string };
+      assert.equal(body.meter_id, m.key);
+    }
+    assert.deepEqual([...kinds].sort(), [...GRID_MESSAGE_KINDS].sort());
+  });
+
+  it('spaces a meter\'s readings by --interval, 1 s by default', () => {
+    const ts = (msgs: LoadMessage[]) => msgs.filter((m) => m.key === 'M-0001' && m.kind === 'valid').map((m) => Number(m.id.split('@')[1]));
+    const byDefault = ts(take('grid-telemetry', { invalidRate: 0, anomalyRate: 0 }, 50));
+    assert.deepEqual(byDefault.slice(0, 3).map((t) => t - base.startTime), [0, 1000, 2000]);
+    const fast = ts(take('grid-telemetry', { invalidRate: 0, anomalyRate: 0, intervalMs: 250 }, 50));
+    assert.deepEqual(fast.slice(0, 3).map((t) => t - base.startTime), [0, 250, 500]);
+  });
+
+  it('rejects bad combinations, naming the flag', () => {
+    throwsOption(() => take('grid-telemetry', { lateRate: 0.3, outOfOrderRate: 0.3 }, 1), '--late-rate', /0\.5/);
+    throwsOption(() => take('grid-telemetry', { intervalMs: 0.5 }, 1), '--interval', /whole number of milliseconds/);
+    throwsOption(() => take('grid-telemetry', { intervalMs: 0 }, 1), '--interval', /whole number of milliseconds/);
+    throwsOption(() => take('grid-telemetry', { lateRate: 1.5 }, 1), '--late-rate', /outside/);
+  });
+});
