@@ -39,24 +39,35 @@ export async function topicSize(topic: string): Promise<number> {
   }
 }
 
-/** Every message of a topic, read from the beginning by a throwaway group. */
-export async function readTopic(topic: string, expected: number, timeoutMs = 30_000): Promise<Array<{ key: string; value: Buffer; headers: Record<string, string> }>> {
+/** Every message of a topic up to its current end, read from the beginning by a throwaway group. */
+export async function readTopic(topic: string, timeoutMs = 60_000): Promise<Array<{ key: string; value: Buffer; headers: Record<string, string> }>> {
+  const admin = kafka.admin();
+  await admin.connect();
+  const ends = new Map((await admin.fetchTopicOffsets(topic)).map((p) => [p.partition, BigInt(p.high)]));
+  await admin.disconnect();
+  const remaining = new Set([...ends].filter(([, high]) => high > 0n).map(([p]) => p));
   const consumer = kafka.consumer({ groupId: `reader-${randomBytes(4).toString('hex')}` });
   const out: Array<{ key: string; value: Buffer; headers: Record<string, string> }> = [];
   await consumer.connect();
   await consumer.subscribe({ topics: [topic], fromBeginning: true });
   const done = new Promise<void>((resolve) => {
+    if (remaining.size === 0) resolve();
     void consumer.run({
-      eachMessage: async ({ message }) => {
+      eachMessage: async ({ partition, message }) => {
         const headers: Record<string, string> = {};
         for (const [k, v] of Object.entries(message.headers ?? {})) if (v !== undefined) headers[k] = v.toString();
         out.push({ key: message.key?.toString() ?? '', value: message.value ?? Buffer.alloc(0), headers });
-        if (out.length >= expected) resolve();
+        if (BigInt(message.offset) + 1n >= (ends.get(partition) ?? 0n)) remaining.delete(partition);
+        if (remaining.size === 0) resolve();
       },
     });
   });
-  await Promise.race([done, new Promise((r) => setTimeout(r, timeoutMs))]);
-  await consumer.disconnect();
+  const timer = new Promise<void>((_, reject) => setTimeout(() => reject(new Error(`reading ${topic} timed out`)), timeoutMs).unref());
+  try {
+    await Promise.race([done, timer]);
+  } finally {
+    await consumer.disconnect();
+  }
   return out;
 }
 
