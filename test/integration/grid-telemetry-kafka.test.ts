@@ -124,6 +124,7 @@ describe('grid-telemetry over a real Kafka broker: exact aggregates and alerts t
     await produce(names.KAFKA_TOPIC!, sent);
     await eventually(async () => (await storedCount(db.url)) >= 8_000, 90_000, 'consuming');
     await run('bash', [KAFKA_SH, 'stop']);
+    cleanups.push(() => run('bash', [KAFKA_SH, 'start'])); // never leave the broker down
     await eventually(async () => (await w.http('/ready')).status === 503, 60_000, 'readiness false while the broker is down');
     await run('bash', [KAFKA_SH, 'start']);
     await w.waitReady(120_000);

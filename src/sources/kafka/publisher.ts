@@ -66,6 +66,7 @@ export class KafkaPublisher implements Publisher {
       this.#connected = true;
     } catch (err) {
       this.#lastError = errorMessage(err);
+      this.#connected = false;
       throw new IngestError('INGESTD_ERR_BROKER_UNAVAILABLE', `kafka publish failed: ${this.#lastError}`, { cause: err });
     }
   }

@@ -11,6 +11,7 @@ import type { DeadLetterTarget, Delivery, DeliveryBatch, Outcome, Source, Source
 import { ensureTopics } from './client.ts';
 
 export const CHECKPOINT_SOURCE = 'kafka';
+const FETCH_SILENCE_MS = 15_000;
 
 /** Kafka header values (Buffers, or arrays of them when repeated) as strings. */
 function headersOf(h: IHeaders | undefined): Record<string, string> {
@@ -46,6 +47,8 @@ export class KafkaSource implements Source {
   readonly #queue: Array<{ batch: DeliveryBatch; release: () => void }> = [];
   readonly #bell = new Doorbell();
   #joined = false;
+  /** Fetches return every KAFKA_BATCH_TIMEOUT even when idle: silence means the broker is gone. */
+  #lastFetch = 0;
   #lastError = 'not connected yet';
   #closing = false;
 
@@ -77,6 +80,9 @@ export class KafkaSource implements Source {
       this.#joined = false;
     });
     c.on(c.events.REBALANCING, () => this.#log.info('kafka group rebalancing'));
+    c.on(c.events.FETCH, () => {
+      this.#lastFetch = Date.now();
+    });
   }
 
   /** Joins the group, retrying while the brokers are unreachable (the worker stays unready). */
@@ -104,7 +110,11 @@ export class KafkaSource implements Source {
   }
 
   status(): SourceStatus {
-    return this.#joined ? { connected: true } : { connected: false, detail: `kafka consumer: ${this.#lastError}` };
+    if (!this.#joined) return { connected: false, detail: `kafka consumer: ${this.#lastError}` };
+    const silent = Date.now() - this.#lastFetch;
+    // A long batch in the pipeline also pauses fetching: only a silence well past any batch counts.
+    if (this.#lastFetch > 0 && silent > FETCH_SILENCE_MS) return { connected: false, detail: `kafka consumer: no fetch for ${Math.round(silent / 1000)} s` };
+    return { connected: true };
   }
 
   /**
