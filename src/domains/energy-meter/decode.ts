@@ -1,4 +1,5 @@
 import { structural } from '../../runtime/errors.ts';
+import { parseJsonBody } from '../../runtime/json-body.ts';
 import { compileSchema } from '../../runtime/schema.ts';
 import { parseRfc3339 } from '../../processors/timestamps.ts';
 import { sha256Hex, uuidV5 } from '../../lib/ids.ts';
@@ -15,26 +16,13 @@ export interface MeterMessage {
 }
 
 const checkEnvelope = compileSchema(energyMeterSchema);
-// Fatal: invalid bytes are refused rather than silently replaced by U+FFFD.
-const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
 export const clientIdOf = (fingerprint: string): string => uuidV5(`meter-client:${fingerprint}`);
 export const readingIdOf = (messageId: string, index: number): string => uuidV5(`meter-reading:${messageId}:${index}`);
 
 /** Bytes → message, or a structural error naming what is wrong (SPEC §5.1). */
 export function decodeMeterMessage(body: Buffer, rules: ReadingRules): { messageId: string; value: MeterMessage } {
-  let doc: unknown;
-  let text: string;
-  try {
-    text = UTF8.decode(body);
-  } catch {
-    throw structural('INGESTD_ERR_NOT_JSON', 'not JSON: the body is not valid UTF-8');
-  }
-  try {
-    doc = JSON.parse(text);
-  } catch (err) {
-    throw structural('INGESTD_ERR_NOT_JSON', `not JSON: ${(err as Error).message}`);
-  }
+  const doc = parseJsonBody(body);
   const problem = checkEnvelope(doc);
   if (problem !== null) throw structural('INGESTD_ERR_SCHEMA', problem);
   const msg = doc as {

@@ -16,6 +16,7 @@
  * unambiguous. Anything else in a string must be RFC 3339.
  */
 import { structural } from '../../runtime/errors.ts';
+import { parseJsonBody } from '../../runtime/json-body.ts';
 import { compileSchema } from '../../runtime/schema.ts';
 import { parseRfc3339 } from '../../processors/timestamps.ts';
 import { gridReadingSchema } from './schema.ts';
@@ -46,8 +47,6 @@ export const MIN_TIMESTAMP_MS = -62_167_219_200_000;
 export const MAX_TIMESTAMP_MS = 253_402_300_799_999;
 
 const checkReading = compileSchema(gridReadingSchema);
-// Fatal: invalid bytes are refused rather than silently replaced by U+FFFD.
-const UTF8 = new TextDecoder('utf-8', { fatal: true });
 const EPOCH_DIGITS = /^-?\d{1,16}$/;
 
 /** The message id: the raw row's key, so a resend of the same reading is the same message. */
@@ -74,18 +73,7 @@ interface RawReading {
 }
 
 export function decodeGridReading(body: Buffer, settings: GridDecodeSettings = DEFAULT_GRID_DECODE): { messageId: string; value: GridReading } {
-  let text: string;
-  let doc: unknown;
-  try {
-    text = UTF8.decode(body);
-  } catch {
-    throw structural('INGESTD_ERR_NOT_JSON', 'not JSON: the body is not valid UTF-8');
-  }
-  try {
-    doc = JSON.parse(text);
-  } catch (err) {
-    throw structural('INGESTD_ERR_NOT_JSON', `not JSON: ${(err as Error).message}`);
-  }
+  const doc = parseJsonBody(body);
   const problem = checkReading(doc);
   if (problem !== null) throw structural('INGESTD_ERR_SCHEMA', problem);
   const msg = doc as RawReading;

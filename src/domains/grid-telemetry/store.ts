@@ -1,15 +1,8 @@
 import type { PoolClient } from 'pg';
+import type { WindowAggregate } from '../../processors/windows/tumbling.ts';
+import type { GridReading } from './decode.ts';
 
-/** A reading as the store needs it (see decode.ts for GridReading). */
-export interface ReadingRow {
-  readonly meterId: string;
-  readonly region: string;
-  readonly timestampMs: number;
-  readonly powerKw: number;
-  readonly voltage: number | null;
-  readonly energyKwh: number | null;
-  readonly intervalS: number;
-}
+export type ReadingRow = GridReading;
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 const readingKey = (meterId: string, timestampMs: number): string => `${meterId}\u0000${timestampMs}`;
@@ -40,17 +33,8 @@ export async function insertReadings(tx: PoolClient, rows: ReadonlyArray<Reading
 
 export const keyOfReading = (r: { meterId: string; timestampMs: number }): string => readingKey(r.meterId, r.timestampMs);
 
-export interface AggregateDelta {
-  readonly meterId: string;
-  readonly region: string;
-  readonly windowStart: number;
-  readonly windowEnd: number;
-  readonly count: number;
-  readonly sumPower: number;
-  readonly maxPower: number;
-  readonly minPower: number;
-  readonly totalEnergy: number;
-}
+/** The per-window delta of a batch's new readings. */
+export type AggregateDelta = WindowAggregate;
 
 /** Adds per-window deltas to `table` (aggregates_1m / aggregates_15m); sorted by key so instances never deadlock. */
 export async function addAggregates(tx: PoolClient, table: 'aggregates_1m' | 'aggregates_15m', deltas: ReadonlyArray<AggregateDelta>): Promise<void> {
