@@ -39,7 +39,8 @@ export class WorkerProcess {
 
   kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<number | null> {
     const child = this.child;
-    if (child === undefined || child.exitCode !== null) return Promise.resolve(child?.exitCode ?? null);
+    // Already gone (exited, or killed by a signal): 'exit' will not fire again.
+    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child?.exitCode ?? null);
     return new Promise((resolve) => {
       child.once('exit', (code) => resolve(code));
       child.kill(signal);
