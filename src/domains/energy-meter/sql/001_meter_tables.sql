@@ -13,9 +13,7 @@ CREATE TABLE IF NOT EXISTS meter_clients (
 -- says why it is invalid. TimescaleDB when the extension is loaded, else native monthly
 -- range partitions (created ahead by the worker) with a DEFAULT partition so that a row
 -- with any timestamp is stored.
-DO $$
-DECLARE
-  columns text := $cols$
+SELECT ingestd_create_time_table('meter_readings_raw', $cols$
     id                uuid        NOT NULL,        -- UUIDv5 of (message id, reading index)
     message_id        text        NOT NULL,
     client_id         uuid        NOT NULL REFERENCES meter_clients (id),
@@ -28,21 +26,7 @@ DECLARE
     raw_payload       jsonb       NOT NULL,        -- the PM entry as received
     created_at        timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (id, reading_timestamp)
-  $cols$;
-BEGIN
-  IF current_setting('shared_preload_libraries', true) LIKE '%timescaledb%'
-     AND EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb') THEN
-    CREATE EXTENSION IF NOT EXISTS timescaledb;
-    EXECUTE format('CREATE TABLE meter_readings_raw (%s)', columns);
-    PERFORM create_hypertable('meter_readings_raw', 'reading_timestamp');
-    ALTER TABLE meter_readings_raw SET (timescaledb.compress, timescaledb.compress_segmentby = 'client_id, metric_name');
-    PERFORM add_compression_policy('meter_readings_raw', INTERVAL '7 days');
-    PERFORM add_retention_policy('meter_readings_raw', INTERVAL '1 year');
-  ELSE
-    EXECUTE format('CREATE TABLE meter_readings_raw (%s) PARTITION BY RANGE (reading_timestamp)', columns);
-    CREATE TABLE meter_readings_raw_default PARTITION OF meter_readings_raw DEFAULT;
-  END IF;
-END $$;
+$cols$, 'reading_timestamp', 'client_id, metric_name');
 
 CREATE INDEX IF NOT EXISTS idx_meter_readings_client_metric
   ON meter_readings_raw (client_id, metric_name, reading_timestamp DESC);

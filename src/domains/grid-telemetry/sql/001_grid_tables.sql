@@ -2,9 +2,7 @@
 
 -- Raw readings, one row per (meter, event time): a redelivered reading inserts nothing, and
 -- only readings that were actually inserted advance the aggregates and the baselines.
-DO $$
-DECLARE
-  columns text := $cols$
+SELECT ingestd_create_time_table('telemetry_readings', $cols$
     meter_id    text             NOT NULL,
     region      text             NOT NULL,
     "timestamp" timestamptz      NOT NULL,
@@ -14,21 +12,7 @@ DECLARE
     interval_s  double precision NOT NULL,
     created_at  timestamptz      NOT NULL DEFAULT now(),
     PRIMARY KEY (meter_id, "timestamp")
-  $cols$;
-BEGIN
-  IF current_setting('shared_preload_libraries', true) LIKE '%timescaledb%'
-     AND EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb') THEN
-    CREATE EXTENSION IF NOT EXISTS timescaledb;
-    EXECUTE format('CREATE TABLE telemetry_readings (%s)', columns);
-    PERFORM create_hypertable('telemetry_readings', 'timestamp');
-    ALTER TABLE telemetry_readings SET (timescaledb.compress, timescaledb.compress_segmentby = 'meter_id');
-    PERFORM add_compression_policy('telemetry_readings', INTERVAL '7 days');
-    PERFORM add_retention_policy('telemetry_readings', INTERVAL '1 year');
-  ELSE
-    EXECUTE format('CREATE TABLE telemetry_readings (%s) PARTITION BY RANGE ("timestamp")', columns);
-    CREATE TABLE telemetry_readings_default PARTITION OF telemetry_readings DEFAULT;
-  END IF;
-END $$;
+$cols$, 'timestamp', 'meter_id');
 CREATE INDEX IF NOT EXISTS idx_telemetry_readings_time ON telemetry_readings ("timestamp" DESC);
 
 -- Aggregates are maintained additively from the deltas of new readings. sum_power keeps the
