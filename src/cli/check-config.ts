@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config/index.ts';
-import { enabledDomains } from '../runtime/worker.ts';
 import { redactUrl } from '../runtime/redact.ts';
 import { EXIT, loadEnv } from './context.ts';
 
@@ -15,12 +14,18 @@ export function registerCheckConfig(program: Command): void {
         process.stderr.write(`ingestd: invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}\n`);
         process.exit(EXIT.usage);
       }
-      const pipelines = enabledDomains(config).map((d) => ({
-        domain: d.name,
-        source: d.defaultSource,
-        ...(d.defaultSource === 'amqp'
-          ? { queue: config.rabbitmq.ingestQueue, exchange: config.rabbitmq.ingestExchange, routing_key: config.rabbitmq.ingestRoutingKey, prefetch: config.rabbitmq.prefetch, dlq: config.rabbitmq.dlqQueue, output_exchange: config.rabbitmq.workerExchange }
+      const pipelines = config.pipelines.map((p) => ({
+        source: p.source,
+        subscription: p.subscription,
+        domains: p.domains.map((d) => ({
+          domain: d.domain,
+          routes: d.routes,
+          ...(d.domain === 'analytics' ? { sub_domains: config.analytics.subDomains, schema: config.analytics.schema, windows_s: config.analytics.windowsS } : {}),
+        })),
+        ...(p.source === 'amqp'
+          ? { queue: config.rabbitmq.ingestQueue, exchange: config.rabbitmq.ingestExchange, prefetch: config.rabbitmq.prefetch, dlq: config.rabbitmq.dlqQueue, output_exchange: config.rabbitmq.workerExchange }
           : {}),
+        ...(p.source === 'kafka' ? { brokers: config.kafka.brokers, group: config.kafka.groupId } : {}),
       }));
       const resolved = {
         database: redactUrl(config.database.url),
@@ -34,7 +39,14 @@ export function registerCheckConfig(program: Command): void {
       }
       process.stdout.write(`configuration OK\n  database  ${resolved.database}\n  rabbitmq  ${resolved.rabbitmq}\n  http      ${resolved.http}\n`);
       for (const p of pipelines) {
-        process.stdout.write(`  pipeline  ${p.domain} ← ${p.source}${'queue' in p ? ` queue ${p.queue} (prefetch ${p.prefetch}, DLQ ${p.dlq}) → events to ${p.output_exchange}` : ''}\n`);
+        const where = 'queue' in p
+          ? `queue ${p.queue} (prefetch ${p.prefetch}, DLQ ${p.dlq}) bound to ${p.exchange} with ${p.subscription.join(', ')}`
+          : `topics ${p.subscription.join(', ')}`;
+        process.stdout.write(`  pipeline  ${p.source}: ${where}\n`);
+        for (const d of p.domains) {
+          const extra = 'sub_domains' in d ? ` [sub-domains ${(d.sub_domains ?? []).join(', ')}; tables in schema ${d.schema}; windows ${(d.windows_s ?? []).join(', ')} s]` : '';
+          process.stdout.write(`            → ${d.domain} ← ${d.routes.join(', ')}${extra}\n`);
+        }
       }
     });
 }

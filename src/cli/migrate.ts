@@ -14,7 +14,7 @@ export function registerMigrate(program: Command): void {
       const log = loggerFor(config);
       const pool = createPool({ ...config.database, applicationName: `${config.serviceName}-migrate` }, log);
       try {
-        const applied = await migrate(pool, migrationSets(enabledDomains(config)), log);
+        const applied = await migrate(pool, migrationSets(enabledDomains(config), config), log);
         process.stdout.write(applied.length === 0
           ? 'migrations: up to date\n'
           : `migrations: applied ${applied.map((m) => `${m.scope}/${String(m.version).padStart(3, '0')}_${m.name}`).join(', ')}\n`);

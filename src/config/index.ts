@@ -3,7 +3,13 @@ import type { GridTelemetrySettings } from '../domains/grid-telemetry/settings.t
 import { DEFAULT_EMA } from '../processors/anomaly/ema.ts';
 import { parseZone, UTC } from '../processors/timestamps.ts';
 import { DOMAINS } from '../domains/index.ts';
+import type { AnalyticsSettings } from '../domains/analytics/settings.ts';
+import { isSourceKind, type SourceKind } from '../sources/kinds.ts';
 import { EnvReader, type Env } from './env.ts';
+import { planPipelines, type PipelinePlan } from './pipelines.ts';
+
+/** Broker kinds this build has sources for (NATS and MQTT bindings are refused until then). */
+export const AVAILABLE_SOURCES: ReadonlyArray<SourceKind> = ['amqp', 'kafka'];
 
 export interface RabbitMqSettings {
   readonly url: string;
@@ -36,7 +42,14 @@ export interface Config {
   readonly logLevel: string;
   readonly shutdownTimeoutMs: number;
   readonly enableWorker: boolean;
+  /** Enabled domains. */
   readonly domains: ReadonlyArray<string>;
+  /** Enabled parts of domains that have them (analytics sub-domains), by domain. */
+  readonly domainParts: Readonly<Record<string, ReadonlyArray<string>>>;
+  /** Source bound to each enabled domain (`<NAME>_SOURCE`, else the domain's default). */
+  readonly sources: Readonly<Record<string, SourceKind>>;
+  /** Sources and the domains they feed, resolved. */
+  readonly pipelines: ReadonlyArray<PipelinePlan>;
   readonly maxMessageBytes: number;
   readonly batchSize: number;
   readonly database: {
@@ -48,6 +61,7 @@ export interface Config {
   readonly kafka: KafkaSettings;
   readonly energyMeter: EnergyMeterSettings;
   readonly gridTelemetry: GridTelemetrySettings;
+  readonly analytics: AnalyticsSettings;
   readonly retry: { readonly initialMs: number; readonly maxMs: number };
 }
 
@@ -77,10 +91,14 @@ export function loadConfig(env: Env): { config: Config; problems: string[] } {
   const logLevel = r.string('LOG_LEVEL', 'info').toLowerCase();
   if (!LOG_LEVELS.includes(logLevel)) r.problem(`LOG_LEVEL: must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
 
-  const known = DOMAINS.map((d) => d.name);
-  const domains = r.list('DOMAINS_ENABLED', known);
-  for (const d of domains) {
-    if (!known.includes(d)) r.problem(`DOMAINS_ENABLED: unknown domain "${d}" (known: ${known.join(', ')})`);
+  const { domains, domainParts } = enabledDomainNames(r);
+  const sources: Record<string, SourceKind> = {};
+  for (const d of DOMAINS.filter((x) => domains.includes(x.name))) {
+    const variable = `${d.name.toUpperCase().replace(/-/g, '_')}_SOURCE`;
+    const value = r.string(variable, d.defaultSource).toLowerCase();
+    if (!isSourceKind(value)) r.problem(`${variable}: must be one of amqp, kafka, nats, mqtt, got "${value}"`);
+    else if (!AVAILABLE_SOURCES.includes(value)) r.problem(`${variable}: the ${value} source is not available in this version (available: ${AVAILABLE_SOURCES.join(', ')})`);
+    else sources[d.name] = value;
   }
 
   const zoneRaw = r.string('METER_TIMESTAMP_ZONE', 'UTC');
@@ -127,6 +145,9 @@ export function loadConfig(env: Env): { config: Config; problems: string[] } {
     shutdownTimeoutMs: r.duration('SHUTDOWN_TIMEOUT', 30_000, 's'),
     enableWorker: r.bool('ENABLE_WORKER', true),
     domains,
+    domainParts,
+    sources,
+    pipelines: [],
     maxMessageBytes: r.int('MAX_MESSAGE_BYTES', 1 << 20, 1),
     batchSize: r.int('BATCH_SIZE', 1000, 1, 100_000),
     database: {
@@ -144,7 +165,7 @@ export function loadConfig(env: Env): { config: Config; problems: string[] } {
       flushInterval15mMs: r.duration('FLUSH_INTERVAL_15M', 900_000, 'ms'),
       offlineAfterMs: r.duration('OFFLINE_AFTER', 300_000, 's'),
       topics: {
-        input: kafka.topics?.[0] ?? 'raw_readings',
+        input: singleTopic ?? 'raw_readings',
         aggregates: r.string('GRID_AGGREGATES_TOPIC', 'aggregates'),
         alerts: r.string('GRID_ALERTS_TOPIC', 'alerts'),
       },
@@ -164,6 +185,7 @@ export function loadConfig(env: Env): { config: Config; problems: string[] } {
       outputExchange: rabbitmq.workerExchange,
       retentionMonths: r.int('METER_RETENTION_MONTHS', 12, 1, 1200),
     },
+    analytics: analyticsSettings(r, domainParts['analytics'] ?? []),
     retry: {
       initialMs: r.duration('RETRY_INITIAL', 200, 'ms'),
       maxMs: r.duration('RETRY_MAX', 10_000, 'ms'),
@@ -172,7 +194,61 @@ export function loadConfig(env: Env): { config: Config; problems: string[] } {
   if (config.energyMeter.spike.minHistory > config.energyMeter.spike.window) {
     r.problem('SPIKE_MIN_HISTORY: cannot exceed SPIKE_WINDOW (the history holds at most SPIKE_WINDOW values)');
   }
-  return { config, problems: r.problems };
+  const pipelines = planPipelines(config, DOMAINS.filter((d) => domains.includes(d.name)), r.problems);
+  return { config: { ...config, pipelines }, problems: r.problems };
+}
+
+/**
+ * DOMAINS_ENABLED: domain names (`analytics` enables all its sub-domains) or parts of a
+ * domain (`sensor,device`). A name nothing registers is an error, so a typo or a handler
+ * that was never registered fails at start instead of silently consuming nothing.
+ */
+function enabledDomainNames(r: EnvReader): { domains: string[]; domainParts: Record<string, string[]> } {
+  const names = r.list('DOMAINS_ENABLED', DOMAINS.map((d) => d.name));
+  const domains: string[] = [];
+  const domainParts: Record<string, string[]> = {};
+  const enable = (domain: string, parts: ReadonlyArray<string>): void => {
+    if (!domains.includes(domain)) domains.push(domain);
+    domainParts[domain] = [...new Set([...(domainParts[domain] ?? []), ...parts])];
+  };
+  for (const name of names) {
+    const plugin = DOMAINS.find((d) => d.name === name);
+    const owner = DOMAINS.find((d) => d.parts?.includes(name));
+    if (plugin !== undefined) enable(plugin.name, plugin.parts ?? []);
+    else if (owner !== undefined) enable(owner.name, [name]);
+    else {
+      const parts = DOMAINS.filter((d) => d.parts !== undefined).map((d) => `${d.name}: ${d.parts!.join(', ')}`);
+      r.problem(`DOMAINS_ENABLED: "${name}" is not a registered domain or sub-domain (domains: ${DOMAINS.map((d) => d.name).join(', ')}; sub-domains of ${parts.join('; ')}); a new analytics sub-domain needs its handler registered in src/domains/analytics/registry.ts`);
+    }
+  }
+  return { domains, domainParts };
+}
+
+const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+const MAX_WINDOW_S = 31 * 86_400;
+
+function analyticsSettings(r: EnvReader, subDomains: ReadonlyArray<string>): AnalyticsSettings {
+  const schema = r.string('DB_SCHEMA', 'analytics');
+  if (!SCHEMA_NAME.test(schema)) r.problem(`DB_SCHEMA: must be a plain SQL identifier (letters, digits, _; at most 63), got "${schema}"`);
+  const windowsS: number[] = [];
+  for (const w of r.list('WINDOWS', ['60', '300', '3600'])) {
+    const n = Number(w);
+    if (!Number.isSafeInteger(n) || n < 1 || n > MAX_WINDOW_S) r.problem(`WINDOWS: each window is a whole number of seconds in [1, ${MAX_WINDOW_S}], got "${w}"`);
+    else if (!windowsS.includes(n)) windowsS.push(n);
+  }
+  if (windowsS.length === 0) r.problem('WINDOWS: at least one window is needed');
+  const rolling = { window: r.int('ANALYTICS_BASELINE_WINDOW', 30, 2, 10_000), minHistory: r.int('ANALYTICS_BASELINE_MIN', 10, 2, 10_000) };
+  if (rolling.minHistory > rolling.window) r.problem('ANALYTICS_BASELINE_MIN: cannot exceed ANALYTICS_BASELINE_WINDOW');
+  return {
+    schema,
+    windowsS: windowsS.sort((a, b) => a - b),
+    subDomains,
+    topicPrefix: r.string('ANALYTICS_TOPIC_PREFIX', ''),
+    upStatuses: r.list('ANALYTICS_UP_STATUSES', ['online', 'running', 'up', 'ok']).map((x) => x.toLowerCase()),
+    rolling,
+    anomalyTopic: r.string('ANALYTICS_ANOMALY_TOPIC', 'analytics.anomalies'),
+    retentionMonths: r.int('ANALYTICS_RETENTION_MONTHS', 12, 1, 1200),
+  };
 }
 
 export class ConfigError extends Error {

@@ -1,4 +1,5 @@
 import type { DomainPlugin } from './types.ts';
+import { analytics } from './analytics/index.ts';
 import { energyMeter } from './energy-meter/index.ts';
 import { gridTelemetry } from './grid-telemetry/index.ts';
 
@@ -6,6 +7,7 @@ import { gridTelemetry } from './grid-telemetry/index.ts';
 export const DOMAINS: ReadonlyArray<DomainPlugin> = [
   energyMeter,
   gridTelemetry,
+  analytics,
 ];
 
 export function findDomain(name: string): DomainPlugin | undefined {

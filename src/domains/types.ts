@@ -3,6 +3,7 @@ import type { PoolClient } from 'pg';
 import type { Config } from '../config/index.ts';
 import type { Logger } from '../runtime/logger.ts';
 import type { Metrics } from '../runtime/metrics.ts';
+import type { SourceKind } from '../sources/kinds.ts';
 import type { Delivery, OutboundMessage } from '../sources/types.ts';
 
 /** A delivery that decoded cleanly, with the stable id it is deduplicated on. */
@@ -48,6 +49,8 @@ export interface DomainContext {
   readonly log: Logger;
   readonly pool: pg.Pool;
   readonly metrics?: Metrics;
+  /** The broker kind the domain is bound to (its outputs go to that kind's publisher). */
+  readonly source: SourceKind;
 }
 
 /**
@@ -57,8 +60,6 @@ export interface DomainContext {
  */
 export interface DomainHandler<M = unknown> {
   readonly name: string;
-  /** Topics / queues / subjects this domain consumes (its source subscribes to them). */
-  readonly routes: ReadonlyArray<string>;
   decode(delivery: Delivery): { messageId: string; value: M };
   apply(tx: PoolClient, messages: ReadonlyArray<Decoded<M>>): Promise<ApplyResult>;
   /** Outside the transaction, before it: DDL the batch needs (partitions). */
@@ -72,7 +73,18 @@ export interface DomainPlugin {
   readonly name: string;
   /** Folder of numbered `.sql` migrations (`001_name.sql`). */
   readonly migrations: URL;
-  /** Default binding: which source kind and which route feed this domain. */
-  readonly defaultSource: 'amqp' | 'kafka' | 'nats' | 'mqtt';
+  /** Schema of the domain's tables; undefined = the connection's search_path. */
+  schema?(config: Config): string;
+  /** Default binding (the worker it replaces); `<NAME>_SOURCE` rebinds it. */
+  readonly defaultSource: SourceKind;
+  /** Names DOMAINS_ENABLED may use to enable only part of the domain (analytics sub-domains). */
+  readonly parts?: ReadonlyArray<string>;
+  /** Topics / routing keys / subjects the domain consumes when bound to `source`. */
+  routes(config: Config, source: SourceKind): ReadonlyArray<string>;
+  /**
+   * Takes every delivery of its source whose route no other domain claims (a single-stream
+   * domain: any topic named in KAFKA_TOPICS, or a queue's default-exchange deliveries).
+   */
+  readonly catchAll: boolean;
   create(ctx: DomainContext): DomainHandler<any>;
 }

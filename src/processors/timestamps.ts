@@ -112,3 +112,23 @@ export const withinTolerance = (t: number, reference: number, toleranceMs: numbe
 
 /** Seconds for messages: whole numbers stay whole, fractions keep up to 3 decimals. */
 export const formatSeconds = (ms: number): string => String(Math.round(ms) / 1000);
+
+/** 0000-01-01T00:00:00.000Z and 9999-12-31T23:59:59.999Z: what RFC 3339 and timestamptz both hold. */
+export const MIN_TIMESTAMP_MS = -62_167_219_200_000;
+export const MAX_TIMESTAMP_MS = 253_402_300_799_999;
+
+const EPOCH_DIGITS = /^-?\d{1,16}$/;
+
+/**
+ * Epoch ms of an event time: an RFC 3339 string, an integer of epoch ms, or a string of
+ * digits (int64 fields are strings in protobuf's JSON mapping and many connectors). Null
+ * when it is not a real instant within years 0000–9999.
+ */
+export function parseInstant(raw: string | number): number | null {
+  let t: number | null;
+  if (typeof raw === 'number') t = Number.isSafeInteger(raw) ? raw : null;
+  else if (EPOCH_DIGITS.test(raw)) t = Number(raw);
+  else t = parseRfc3339(raw);
+  // `+ 0` normalizes "-0" so ids never read `M@0` for one and `M@-0` for another.
+  return t !== null && t >= MIN_TIMESTAMP_MS && t <= MAX_TIMESTAMP_MS ? t + 0 : null;
+}

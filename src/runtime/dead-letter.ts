@@ -7,6 +7,7 @@ export const DLQ_HEADERS = {
   errorCode: 'x-error-code',
   reason: 'x-error-reason',
   source: 'x-original-source',
+  routingKey: 'x-original-routing-key',
   partition: 'x-original-partition',
   offset: 'x-original-offset',
   attempts: 'x-attempts',
@@ -21,10 +22,11 @@ export function deadLetterHeaders(delivery: Delivery, error: IngestError, now = 
     [DLQ_HEADERS.errorClass]: error.errorClass,
     [DLQ_HEADERS.errorCode]: error.code,
     [DLQ_HEADERS.reason]: error.message.length > MAX_REASON ? `${error.message.slice(0, MAX_REASON)}…` : error.message,
-    [DLQ_HEADERS.source]: delivery.route,
+    [DLQ_HEADERS.source]: delivery.origin.stream ?? delivery.route,
     [DLQ_HEADERS.attempts]: String(delivery.origin.attempts),
     [DLQ_HEADERS.firstFailedAt]: delivery.origin.firstFailedAt ?? now.toISOString(),
   };
+  if (delivery.origin.stream !== undefined) h[DLQ_HEADERS.routingKey] = delivery.route;
   if (delivery.origin.partition !== undefined) h[DLQ_HEADERS.partition] = String(delivery.origin.partition);
   if (delivery.origin.offset !== undefined) h[DLQ_HEADERS.offset] = delivery.origin.offset;
   return h;

@@ -12,7 +12,14 @@ export function compileSchema(schema: object): (value: unknown) => string | null
   const validate = ajv.compile(schema);
   return (value) => {
     if (validate(value)) return null;
-    const first = validate.errors?.[0];
+    const errors = validate.errors ?? [];
+    // An anyOf of `required` alternatives fails with one error per alternative: say them all.
+    const anyOf = errors.find((e) => e.keyword === 'anyOf');
+    if (anyOf !== undefined) {
+      const missing = errors.filter((e) => e.keyword === 'required' && e.instancePath === anyOf.instancePath).map((e) => `'${String(e.params['missingProperty'])}'`);
+      if (missing.length > 1) return `${anyOf.instancePath === '' ? '/' : anyOf.instancePath}: must have at least one of the properties ${missing.join(', ')}`;
+    }
+    const first = errors[0];
     return first === undefined ? 'does not match the schema' : formatSchemaError(first);
   };
 }

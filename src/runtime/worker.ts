@@ -17,8 +17,11 @@ import { TaskRunner } from './tasks.ts';
 
 export const CORE_MIGRATIONS: MigrationSet = { scope: 'core', folder: new URL('../../migrations/', import.meta.url) };
 
-export function migrationSets(domains: ReadonlyArray<DomainPlugin>): MigrationSet[] {
-  return [CORE_MIGRATIONS, ...domains.map((d) => ({ scope: d.name, folder: d.migrations }))];
+export function migrationSets(domains: ReadonlyArray<DomainPlugin>, config: Config): MigrationSet[] {
+  return [CORE_MIGRATIONS, ...domains.map((d) => {
+    const schema = d.schema?.(config);
+    return schema === undefined ? { scope: d.name, folder: d.migrations } : { scope: d.name, folder: d.migrations, schema };
+  })];
 }
 
 export const enabledDomains = (config: Config): DomainPlugin[] => DOMAINS.filter((d) => config.domains.includes(d.name));
@@ -79,7 +82,7 @@ export async function startWorker(config: Config, log: Logger, runtime: WorkerRu
   readiness.set('worker', 'starting');
 
   const plugins = enabledDomains(config);
-  await migrateWhenReady(pool, migrationSets(plugins), log, readiness, stopping.signal);
+  await migrateWhenReady(pool, migrationSets(plugins, config), log, readiness, stopping.signal);
 
   const ctx = { config, log };
 
@@ -90,24 +93,22 @@ export async function startWorker(config: Config, log: Logger, runtime: WorkerRu
   const relay = new OutboxRelay({ pool, publishers, metrics, readiness, log: log.child({ component: 'outbox' }), retry: config.retry });
   const tasks = new TaskRunner({ pool, metrics, log: log.child({ component: 'tasks' }), onOutbox: () => relay.poke() });
 
-  // One source and one pipeline per broker kind; deliveries are routed to their domain by
-  // topic / queue (SPEC §1: route).
-  const byKind = new Map<string, DomainHandler[]>();
-  for (const plugin of plugins) {
-    const handler = plugin.create({ config, log: log.child({ domain: plugin.name }), pool, metrics });
-    handlers.push(handler);
-    byKind.set(plugin.defaultSource, [...(byKind.get(plugin.defaultSource) ?? []), handler]);
-  }
-  for (const [kind, kindHandlers] of byKind) {
+  // One source and one pipeline per broker kind (config.pipelines); deliveries are routed to
+  // their domain by topic / routing key (SPEC §1: route).
+  for (const plan of config.pipelines) {
+    const kind = plan.source;
+    const kindHandlers: DomainHandler[] = [];
     const routes = new Map<string, DomainHandler>();
-    for (const h of kindHandlers) {
-      for (const r of h.routes) {
-        const taken = routes.get(r);
-        if (taken !== undefined) throw new Error(`domains ${taken.name} and ${h.name} both consume "${r}"`);
-        routes.set(r, h);
-      }
+    let catchAll: DomainHandler | undefined;
+    for (const binding of plan.domains) {
+      const plugin = plugins.find((p) => p.name === binding.domain)!;
+      const handler = plugin.create({ config, log: log.child({ domain: plugin.name }), pool, metrics, source: kind });
+      handlers.push(handler);
+      kindHandlers.push(handler);
+      for (const r of binding.routes) routes.set(r, handler);
+      if (binding.catchAll) catchAll = plan.domains.filter((d) => d.catchAll).length === 1 ? handler : undefined;
     }
-    const source = overrides.source?.(kind, [...routes.keys()]) ?? SOURCE_KINDS[kind]?.({ ...ctx, pool, metrics, routes: [...routes.keys()] });
+    const source = overrides.source?.(kind, plan.subscription) ?? SOURCE_KINDS[kind]?.({ ...ctx, pool, metrics, routes: plan.subscription });
     if (source === undefined) throw new Error(`source "${kind}" (for ${kindHandlers.map((h) => h.name).join(', ')}) is not available`);
     const publisher = overrides.publisher ?? PUBLISHER_KINDS[kind]?.(ctx);
     if (publisher === undefined) throw new Error(`publisher "${kind}" is not available`);
@@ -118,7 +119,7 @@ export async function startWorker(config: Config, log: Logger, runtime: WorkerRu
     pipelines.push(new Pipeline({
       name,
       source,
-      route: (d) => routes.get(d.route) ?? (routes.size === 1 ? kindHandlers[0] : undefined),
+      route: (d) => routes.get(d.route) ?? catchAll,
       publisher: publisher.kind,
       pool,
       metrics,

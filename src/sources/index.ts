@@ -20,9 +20,10 @@ export interface SourceContext {
 
 /** Source and publisher factories by broker kind: one line each. */
 export const SOURCE_KINDS: Readonly<Record<string, (ctx: SourceContext) => Source>> = {
-  amqp: ({ config, log }) =>
+  amqp: ({ config, log, routes }) =>
     new AmqpSource({
       settings: config.rabbitmq,
+      bindingKeys: routes,
       log: log.child({ source: 'amqp' }),
       maxBatch: Math.min(config.batchSize, config.rabbitmq.prefetch),
     }),

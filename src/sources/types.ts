@@ -11,6 +11,8 @@ export interface Delivery {
   /** Epoch ms when the source received it (for receive → commit latency). */
   readonly receivedAt: number;
   readonly origin: {
+    /** Where it was consumed from when that is not the route (an AMQP queue; the route is its routing key). */
+    readonly stream?: string;
     readonly partition?: number;
     readonly offset?: string;
     /** How many times this message has been delivered, this time included. */

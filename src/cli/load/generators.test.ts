@@ -32,7 +32,7 @@ describe('loadDomain', () => {
     assert.deepEqual(loadDomain('grid-telemetry').kinds, GRID_MESSAGE_KINDS);
     assert.equal(loadDomain('grid-telemetry').defaultBroker, 'kafka');
     assert.equal(loadDomain('grid-telemetry').routes.kafka?.topic, 'raw_readings');
-    assert.equal(loadDomain('energy-meter').routes.kafka?.topic, 'energy-meter');
+    assert.equal(loadDomain('energy-meter').routes.kafka?.topic, 'meter.reading.ingested');
   });
 
   it('says which domains are not available yet, and rejects unknown ones', () => {

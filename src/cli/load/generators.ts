@@ -65,7 +65,7 @@ const energyMeter: LoadDomain = {
   name: 'energy-meter',
   kinds: MESSAGE_KINDS,
   defaultBroker: 'amqp',
-  routes: { amqp: { routingKey: null }, kafka: { topic: 'energy-meter' } },
+  routes: { amqp: { routingKey: null }, kafka: { topic: 'meter.reading.ingested' } },
   check(o) {
     if (o.outOfOrderRate > 0) throw new OptionError('--out-of-order-rate', 'applies to grid-telemetry only');
     if (o.lateRate > 0) throw new OptionError('--late-rate', 'applies to grid-telemetry only');

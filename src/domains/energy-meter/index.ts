@@ -20,10 +20,9 @@ export interface ReadingProcessedEvent {
   anomaly_reason: string | null;
 }
 
-export function createEnergyMeterHandler(settings: EnergyMeterSettings, routes: ReadonlyArray<string>, partitions?: MonthlyPartitions): DomainHandler<MeterMessage> {
+export function createEnergyMeterHandler(settings: EnergyMeterSettings, partitions?: MonthlyPartitions): DomainHandler<MeterMessage> {
   return {
     name: 'energy-meter',
-    routes,
     decode: (delivery) => decodeMeterMessage(delivery.body, settings.rules),
     apply: (tx, messages) => applyMeterBatch(tx, messages, settings),
     prepare: async (messages) => partitions?.ensure(timestampsOf(messages)),
@@ -102,10 +101,12 @@ export const energyMeter: DomainPlugin = {
   name: 'energy-meter',
   migrations: new URL('./sql/', import.meta.url),
   defaultSource: 'amqp',
+  // On RabbitMQ the ingest routing key; elsewhere a topic or subject of the same name.
+  routes: (config) => [config.rabbitmq.ingestRoutingKey],
+  catchAll: true,
   create: ({ config, pool, log }) =>
     createEnergyMeterHandler(
       config.energyMeter,
-      [config.rabbitmq.ingestQueue],
       new MonthlyPartitions(pool, log, 'meter_readings_raw', config.energyMeter.retentionMonths),
     ),
 };

@@ -18,7 +18,7 @@
 import { structural } from '../../runtime/errors.ts';
 import { parseJsonBody } from '../../runtime/json-body.ts';
 import { compileSchema } from '../../runtime/schema.ts';
-import { parseRfc3339 } from '../../processors/timestamps.ts';
+import { MAX_TIMESTAMP_MS, MIN_TIMESTAMP_MS, parseInstant } from '../../processors/timestamps.ts';
 import { gridReadingSchema } from './schema.ts';
 
 export interface GridReading {
@@ -42,25 +42,14 @@ export interface GridDecodeSettings {
 export const DEFAULT_READING_INTERVAL_S = 1;
 export const DEFAULT_GRID_DECODE: GridDecodeSettings = { defaultIntervalS: DEFAULT_READING_INTERVAL_S };
 
-/** 0000-01-01T00:00:00.000Z and 9999-12-31T23:59:59.999Z: what RFC 3339 and timestamptz both hold. */
-export const MIN_TIMESTAMP_MS = -62_167_219_200_000;
-export const MAX_TIMESTAMP_MS = 253_402_300_799_999;
-
 const checkReading = compileSchema(gridReadingSchema);
-const EPOCH_DIGITS = /^-?\d{1,16}$/;
 
 /** The message id: the raw row's key, so a resend of the same reading is the same message. */
 export const gridMessageIdOf = (meterId: string, timestampMs: number): string => `${meterId}@${timestampMs}`;
 
 /** Epoch ms of an RFC 3339 string, a digit string or an integer; null when not a valid instant. */
-export function parseGridTimestamp(raw: string | number): number | null {
-  let t: number | null;
-  if (typeof raw === 'number') t = Number.isSafeInteger(raw) ? raw : null;
-  else if (EPOCH_DIGITS.test(raw)) t = Number(raw);
-  else t = parseRfc3339(raw);
-  // `+ 0` normalizes "-0" so the message id never reads `M@0` for one and `M@-0` for another.
-  return t !== null && t >= MIN_TIMESTAMP_MS && t <= MAX_TIMESTAMP_MS ? t + 0 : null;
-}
+export const parseGridTimestamp = parseInstant;
+export { MAX_TIMESTAMP_MS, MIN_TIMESTAMP_MS };
 
 interface RawReading {
   meter_id: string;

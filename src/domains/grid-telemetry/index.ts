@@ -141,12 +141,13 @@ export const gridTelemetry: DomainPlugin = {
   name: DOMAIN,
   migrations: new URL('./sql/', import.meta.url),
   defaultSource: 'kafka',
+  routes: (config) => [config.gridTelemetry.topics.input],
+  catchAll: true,
   create: ({ config, pool, log, metrics }): DomainHandler<GridReading> => {
     const s = config.gridTelemetry;
     const partitions = new MonthlyPartitions(pool, log, 'telemetry_readings', s.retentionMonths);
     return {
       name: DOMAIN,
-      routes: [s.topics.input],
       decode: (delivery) => decodeGridReading(delivery.body, s.decode),
       apply: (tx, messages) => applyGridBatch(tx, messages, s),
       prepare: async (messages) => partitions.ensure(messages.map((m) => m.value.timestampMs)),

@@ -2,11 +2,14 @@ import { readdir, readFile } from 'node:fs/promises';
 import type pg from 'pg';
 import type { Logger } from '../../runtime/logger.ts';
 import { withClient } from './pool.ts';
+import { quoteIdent } from './sql-text.ts';
 
 /** One migration folder: `core`, or a domain's name. */
 export interface MigrationSet {
   readonly scope: string;
   readonly folder: URL;
+  /** Schema the set's tables live in (created if missing, first on the search_path while applying). */
+  readonly schema?: string;
 }
 
 export interface Migration {
@@ -14,6 +17,7 @@ export interface Migration {
   readonly version: number;
   readonly name: string;
   readonly sql: string;
+  readonly schema?: string;
 }
 
 // Every instance takes this lock before migrating, so concurrent starts apply each file once.
@@ -26,7 +30,13 @@ export async function readMigrations(set: MigrationSet): Promise<Migration[]> {
   for (const file of files) {
     const m = FILE.exec(file);
     if (m === null) throw new Error(`migration file name must look like 001_name.sql: ${file} in ${set.folder.pathname}`);
-    out.push({ scope: set.scope, version: Number(m[1]), name: m[2]!, sql: await readFile(new URL(file, set.folder), 'utf8') });
+    out.push({
+      scope: set.schema === undefined ? set.scope : `${set.scope}@${set.schema}`,
+      version: Number(m[1]),
+      name: m[2]!,
+      sql: await readFile(new URL(file, set.folder), 'utf8'),
+      ...(set.schema === undefined ? {} : { schema: set.schema }),
+    });
   }
   return out;
 }
@@ -50,6 +60,12 @@ export async function migrate(pool: pg.Pool, sets: ReadonlyArray<MigrationSet>, 
         if (done.has(`${m.scope}/${m.version}`)) continue;
         try {
           await client.query('BEGIN');
+          if (m.schema !== undefined) {
+            await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(m.schema)}`);
+            // Unqualified names in the file resolve to (and create in) the set's schema; the
+            // core tables and functions stay reachable behind it.
+            await client.query(`SELECT set_config('search_path', $1 || ', ' || current_setting('search_path'), true)`, [quoteIdent(m.schema)]);
+          }
           await client.query(m.sql);
           await client.query('INSERT INTO ingestd_migrations (scope, version, name) VALUES ($1, $2, $3)', [m.scope, m.version, m.name]);
           await client.query('COMMIT');

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { Logger } from '../../runtime/logger.ts';
-import { quoteIdent } from './sql-text.ts';
+import { qualified, quoteIdent } from './sql-text.ts';
 
 /**
  * Monthly range partitions for tables that are natively partitioned (no TimescaleDB).
@@ -11,14 +11,16 @@ export class MonthlyPartitions {
   readonly #pool: pg.Pool;
   readonly #log: Logger;
   readonly #table: string;
+  readonly #schema: string | undefined;
   readonly #retentionMonths: number;
   readonly #known = new Set<string>();
   #partitioned: boolean | undefined;
 
-  constructor(pool: pg.Pool, log: Logger, table: string, retentionMonths: number) {
+  constructor(pool: pg.Pool, log: Logger, table: string, retentionMonths: number, schema?: string) {
     this.#pool = pool;
     this.#log = log;
     this.#table = table;
+    this.#schema = schema;
     this.#retentionMonths = retentionMonths;
   }
 
@@ -26,8 +28,8 @@ export class MonthlyPartitions {
     if (this.#partitioned === undefined) {
       const { rows } = await this.#pool.query(
         `SELECT 1 FROM pg_partitioned_table p JOIN pg_class c ON c.oid = p.partrelid
-          WHERE c.relname = $1 AND c.relnamespace = to_regnamespace(current_schema())::oid`,
-        [this.#table],
+          WHERE c.relname = $1 AND c.relnamespace = to_regnamespace(coalesce($2, current_schema()))::oid`,
+        [this.#table, this.#schema === undefined ? null : quoteIdent(this.#schema)],
       );
       this.#partitioned = rows.length > 0;
     }
@@ -54,13 +56,14 @@ export class MonthlyPartitions {
     const cutoff = monthKey(d.getUTCFullYear(), d.getUTCMonth() - this.#retentionMonths);
     const { rows } = await this.#pool.query<{ name: string }>(
       `SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-        JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = $1 AND c.relname ~ '_p[0-9]{6}$'`,
-      [this.#table],
+        JOIN pg_class p ON p.oid = i.inhparent
+       WHERE p.relname = $1 AND p.relnamespace = to_regnamespace(coalesce($2, current_schema()))::oid AND c.relname ~ '_p[0-9]{6}$'`,
+      [this.#table, this.#schema === undefined ? null : quoteIdent(this.#schema)],
     );
     for (const { name } of rows) {
       const key = name.slice(-6);
       if (key < cutoff) {
-        await this.#pool.query(`DROP TABLE IF EXISTS ${quoteIdent(name)}`);
+        await this.#pool.query(`DROP TABLE IF EXISTS ${qualified(name, this.#schema)}`);
         this.#known.delete(key);
         this.#log.info({ table: this.#table, partition: name }, 'partition past retention dropped');
       }
@@ -76,14 +79,17 @@ export class MonthlyPartitions {
     const name = `${this.#table}_p${key}`;
     try {
       await this.#pool.query(
-        `CREATE TABLE IF NOT EXISTS ${quoteIdent(name)} PARTITION OF ${quoteIdent(this.#table)} FOR VALUES FROM ('${from}') TO ('${to}')`,
+        `CREATE TABLE IF NOT EXISTS ${qualified(name, this.#schema)} PARTITION OF ${qualified(this.#table, this.#schema)} FOR VALUES FROM ('${from}') TO ('${to}')`,
       );
     } catch (err) {
       const code = (err as { code?: string }).code;
       // 23514: the DEFAULT partition already holds rows of that month; they stay there and
-      // so will new ones. 42P07: another instance created it first.
-      if (code !== '23514' && code !== '42P07' && code !== '23505') throw err;
-      if (code === '23514') this.#log.warn({ table: this.#table, month: key }, 'month kept in the default partition');
+      // so will new ones. 42P07: another instance created it first. 42501: the worker runs
+      // as a role that may write but not create tables; the DEFAULT partition holds the rows.
+      if (code !== '23514' && code !== '42P07' && code !== '23505' && code !== '42501') throw err;
+      if (code === '23514' || code === '42501') {
+        this.#log.warn({ table: this.#table, month: key, reason: code === '42501' ? 'no privilege to create partitions' : 'default partition holds rows of the month' }, 'month kept in the default partition');
+      }
     }
     this.#known.add(key);
   }

@@ -26,14 +26,16 @@ export class AmqpSource implements Source {
   readonly #s: RabbitMqSettings;
   readonly #log: Logger;
   readonly #maxBatch: number;
+  readonly #bindingKeys: ReadonlyArray<string>;
   readonly #session: AmqpSession;
   #channel: Channel | undefined;
   #dlq: ConfirmChannel | undefined;
   #buffer: Held[] = [];
   readonly #bell = new Doorbell();
 
-  constructor(options: { settings: RabbitMqSettings; log: Logger; maxBatch: number }) {
+  constructor(options: { settings: RabbitMqSettings; log: Logger; maxBatch: number; bindingKeys?: ReadonlyArray<string> }) {
     this.#s = options.settings;
+    this.#bindingKeys = options.bindingKeys ?? [options.settings.ingestRoutingKey];
     this.#log = options.log;
     this.#maxBatch = options.maxBatch;
     this.name = `amqp:${this.#s.ingestQueue}`;
@@ -42,7 +44,7 @@ export class AmqpSource implements Source {
       log: this.#log,
       setup: async (model) => {
         const ch = await model.createChannel();
-        await declareTopology(ch, this.#s);
+        await declareTopology(ch, this.#s, this.#bindingKeys);
         const dlq = await model.createConfirmChannel();
         const generation = this.#session.generation;
         ch.on('close', () => {
@@ -87,13 +89,16 @@ export class AmqpSource implements Source {
       const replayed = Number(headers['x-attempts']);
       const deliveryCount = Number(headers['x-delivery-count']);
       const thisDelivery = Number.isFinite(deliveryCount) ? deliveryCount + 1 : msg.fields.redelivered ? 2 : 1;
-      const origin: { attempts: number; firstFailedAt?: string } = {
+      const origin: { stream: string; attempts: number; firstFailedAt?: string } = {
+        stream: this.#s.ingestQueue,
         attempts: (Number.isFinite(replayed) ? replayed : 0) + thisDelivery,
       };
       if (headers['x-first-failed-at'] !== undefined) origin.firstFailedAt = headers['x-first-failed-at'];
       return {
         id: typeof msg.properties.messageId === 'string' ? msg.properties.messageId : undefined,
-        route: this.#s.ingestQueue,
+        // The routing key picks the domain; a message sent straight to the queue (default
+        // exchange) carries the queue's name and goes to the source's catch-all domain.
+        route: msg.fields.routingKey,
         body: msg.content,
         headers,
         receivedAt,

@@ -1,0 +1,79 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { AnalyticsEvent, Measurement } from './records.ts';
+import { kpiDeltas, measurementDeltas, rollupDeltas } from './rollup.ts';
+import { detectAnomalies } from './detect.ts';
+import { specKey } from './store.ts';
+
+const m = (time: number, value: number, over: Partial<Measurement> = {}): Measurement => ({
+  kind: 'measurement', time, tenantId: 't1', factoryId: 'f1', machineId: 'mc-01', sensorId: 's-001', metric: 'temp', unit: 'C', value, sampleId: null, ...over,
+});
+
+test('measurement deltas: one per series, window and bucket, with sums that add', () => {
+  const deltas = measurementDeltas([m(0, 1), m(59_999, 3), m(60_000, 5), m(30_000, 2, { machineId: 'mc-02' })], [60, 300]);
+  const one = deltas.find((d) => d.windowS === 60 && d.bucketStart === 0 && d.machineId === 'mc-01')!;
+  assert.deepEqual({ count: one.count, sum: one.sum, sumSq: one.sumSq, min: one.min, max: one.max, last: one.lastVal }, { count: 2, sum: 4, sumSq: 10, min: 1, max: 3, last: 3 });
+  const five = deltas.find((d) => d.windowS === 300 && d.machineId === 'mc-01')!;
+  assert.equal(five.count, 3);
+  assert.equal(five.lastVal, 5);
+  assert.equal(deltas.length, 5, 'mc-01: two 60 s buckets + one 300 s; mc-02: one of each');
+});
+
+test('last value is the latest by time, whatever the order (ties: the larger value)', () => {
+  const a = measurementDeltas([m(10, 7), m(5, 9)], [60])[0]!;
+  const b = measurementDeltas([m(5, 9), m(10, 7)], [60])[0]!;
+  assert.equal(a.lastVal, 7);
+  assert.equal(b.lastVal, 7);
+  assert.equal(measurementDeltas([m(10, 1, { sampleId: 'a' }), m(10, 4, { sampleId: 'b' })], [60])[0]!.lastVal, 4);
+});
+
+test('buckets are epoch-aligned, and times before 1970 floor', () => {
+  const [d] = measurementDeltas([m(-1, 1)], [60]);
+  assert.equal(d!.bucketStart, -60_000);
+});
+
+const health = (time: number, status: string, machine = 'mc-01'): AnalyticsEvent => ({
+  kind: 'event', time, tenantId: 't1', factoryId: 'f1', entityType: 'machine', entityId: machine, eventType: `health.${status}`, value: null, discriminator: '', payload: { status },
+});
+
+test('event rollups count per type and window, summing values where events carry them', () => {
+  const sweep: AnalyticsEvent = { ...health(1000, 'x'), eventType: 'sweep', value: 4, discriminator: 'temp' };
+  const deltas = rollupDeltas([
+    { subDomain: 'device', event: health(0, 'online') }, { subDomain: 'device', event: health(1, 'online') },
+    { subDomain: 'device', event: health(2, 'offline') }, { subDomain: 'sweep', event: sweep }, { subDomain: 'sweep', event: { ...sweep, value: 6 } },
+  ], [60]);
+  const by = Object.fromEntries(deltas.map((d) => [d.eventType, d]));
+  assert.equal(by['health.online']!.count, 2);
+  assert.equal(by['health.offline']!.count, 1);
+  assert.deepEqual([by['sweep']!.count, by['sweep']!.sumVal, by['sweep']!.valueN], [2, 10, 2]);
+  assert.equal(by['health.online']!.valueN, 0);
+});
+
+test('KPI deltas: numerator counts the good samples, denominator all', () => {
+  const deltas = kpiDeltas([
+    { time: 0, tenantId: 't1', factoryId: 'f1', machineId: 'mc-01', kpi: 'availability', metric: '', good: true },
+    { time: 1, tenantId: 't1', factoryId: 'f1', machineId: 'mc-01', kpi: 'availability', metric: '', good: false },
+    { time: 2, tenantId: 't1', factoryId: 'f1', machineId: 'mc-01', kpi: 'availability', metric: '', good: true },
+  ], [60, 3600]);
+  assert.equal(deltas.length, 2);
+  assert.ok(deltas.every((d) => d.numerator === 2 && d.denominator === 3));
+});
+
+test('detect: out of spec and in-spec samples from the specification; rules from its control limits', () => {
+  const specs = new Map([[specKey('t1', 'temp'), { lsl: 20, usl: 26, target: 23, sigma: 1 }]]);
+  const ms = [m(0, 23), m(1, 27), m(2, 19.5), m(3, 23.5)].map((x, i) => ({ id: `id-${i}`, m: x }));
+  const r = detectAnomalies(ms, specs, new Map(), { window: 30, minHistory: 10 });
+  assert.deepEqual(r.anomalies.map((a) => `${a.rule}@${a.m.time}`).sort(), ['out_of_spec@1', 'out_of_spec@2', 'we1@1', 'we1@2']);
+  assert.ok(r.anomalies.every((a) => a.basis === 'spec'));
+  assert.deepEqual(r.kpis.map((k) => k.good), [true, false, false, true]);
+  assert.equal(r.states.size, 1);
+});
+
+test('detect: no specification → rolling limits, no in-spec samples; order within the batch is event time', () => {
+  const warm = Array.from({ length: 10 }, (_, i) => m(100 + i, 10 + (i % 3) - 1));
+  // Delivered newest first: sorting by time puts the spike last, after the warm-up.
+  const ms = [m(1000, 50), ...warm.reverse()].map((x, i) => ({ id: `id-${i}`, m: x }));
+  const r = detectAnomalies(ms, new Map(), new Map(), { window: 30, minHistory: 10 });
+  assert.deepEqual(r.anomalies.map((a) => `${a.rule}:${a.basis}@${a.m.time}`), ['we1:rolling@1000']);
+  assert.equal(r.kpis.length, 0);
+});
