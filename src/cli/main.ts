@@ -1,13 +1,14 @@
 import { Command, CommanderError } from 'commander';
 
 // kafkajs schedules timers with negative delays, which Node 24 reports on every run; the
-// warning is harmless and would only confuse operators.
-const emitWarning = process.emitWarning.bind(process);
-process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
-  const type = typeof rest[0] === 'string' ? rest[0] : (rest[0] as { type?: string } | undefined)?.type;
-  if (type === 'TimeoutNegativeWarning' || (warning instanceof Error && warning.name === 'TimeoutNegativeWarning')) return;
-  (emitWarning as (...args: unknown[]) => void)(warning, ...rest);
-}) as typeof process.emitWarning;
+// warning is harmless and would only confuse operators. Node prints warnings from a
+// 'warning' listener of its own: replace it with one that skips this warning only.
+process.removeAllListeners('warning');
+process.on('warning', (warning: Error) => {
+  if (warning.name === 'TimeoutNegativeWarning') return;
+  process.stderr.write(`(node:${process.pid}) ${warning.name}: ${warning.message}\n`);
+});
+import { registerBackfill } from './backfill.ts';
 import { registerCheckConfig } from './check-config.ts';
 import { registerDemo } from './demo.ts';
 import { registerLoad } from './load/command.ts';
@@ -25,6 +26,7 @@ registerDemo(program);
 registerMigrate(program);
 registerCheckConfig(program);
 registerLoad(program);
+registerBackfill(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -18,8 +18,8 @@ export interface PipelineOptions {
   readonly source: Source;
   /** The domain a delivery belongs to, or undefined (unknown route → dead letter). */
   readonly route: (delivery: Delivery) => DomainHandler | undefined;
-  /** Publisher kind the outbox rows are addressed to (`amqp`, `memory`…). */
-  readonly publisher: string;
+  /** Publisher kind the outbox rows are addressed to (`amqp`, `memory`…); null drops derived messages (backfill --no-publish). */
+  readonly publisher: string | null;
   readonly pool: pg.Pool;
   readonly metrics: Metrics;
   readonly readiness: Readiness;
@@ -238,14 +238,15 @@ export class Pipeline {
         out.push({ handler, stats: r.stats });
         for (const m of r.outbound) outbound.push(m);
       }
-      if (outbound.length > 0) await writeOutbox(tx, this.#o.publisher, outbound);
+      const publish = this.#o.publisher !== null && outbound.length > 0;
+      if (publish) await writeOutbox(tx, this.#o.publisher!, outbound);
       let wroteDeadLetters = false;
       if (extras !== undefined) {
         for (const [publisher, messages] of groupByPublisher(extras.deadLetters)) await writeOutbox(tx, publisher, messages);
         wroteDeadLetters = extras.deadLetters.length > 0;
         await writeCheckpoints(tx, extras.checkpoints);
       }
-      return { out, wroteOutbox: outbound.length > 0 || wroteDeadLetters };
+      return { out, wroteOutbox: publish || wroteDeadLetters };
     });
     const labels = this.#labels();
     this.#o.metrics.dbWrite.observe(labels, performance.now() - started);
