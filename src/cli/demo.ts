@@ -6,12 +6,14 @@ import { sleep } from '../runtime/backoff.ts';
 import { createRuntime, startWorker } from '../runtime/worker.ts';
 import { createEnergyMeterGenerator } from '../sim/energy-meter.ts';
 import { createGridTelemetryGenerator } from '../sim/grid-telemetry.ts';
+import { createAnalyticsGenerator, SIM_SPECS } from '../sim/analytics.ts';
+import { qualified } from '../sinks/postgres/sql-text.ts';
 import { MemoryBroker, MemoryPublisher } from '../sources/memory/broker.ts';
 import { EXIT, loadEnv, loggerFor, onSignals } from './context.ts';
 import { shownUrl, startEmbeddedPostgres } from './embedded-postgres.ts';
 import { parsePositiveInt } from './options.ts';
 
-const DEMO_DOMAINS = ['energy-meter', 'grid-telemetry'];
+const DEMO_DOMAINS = ['energy-meter', 'grid-telemetry', 'analytics'];
 
 interface DemoOptions {
   dataDir: string;
@@ -47,10 +49,11 @@ export function registerDemo(program: Command): void {
       });
       const log = loggerFor(config);
       const deadLetterFile = resolve(opts.dataDir, 'dead-letters.ndjson');
-      // One in-process queue per domain, as each has its own queue or topic in production.
-      const brokers = new Map(DEMO_DOMAINS.map((d) => [d, new MemoryBroker({ deadLetterFile })]));
-      const broker = (domain: string): MemoryBroker => brokers.get(domain)!;
-      const kindOf: Record<string, string> = { amqp: 'energy-meter', kafka: 'grid-telemetry' };
+      // One in-process queue per source kind, as in production: energy-meter on its RabbitMQ
+      // queue, grid-telemetry and analytics on Kafka topics (routed by topic).
+      const brokers = new Map(config.pipelines.map((p) => [p.source as string, new MemoryBroker({ deadLetterFile })]));
+      const broker = (kind: string): MemoryBroker => brokers.get(kind)!;
+      const sourceOf = (domain: string): string => config.sources[domain] ?? 'kafka';
       const deadLetters = (): number => [...brokers.values()].reduce((n, b) => n + b.deadLetters, 0);
       const publisher = new MemoryPublisher();
       const runtime = createRuntime((err) => {
@@ -69,7 +72,7 @@ export function registerDemo(program: Command): void {
         }),
       });
       const worker = await startWorker(config, log, runtime, {
-        source: (kind) => broker(kindOf[kind]!).source(`memory:${kindOf[kind]}`),
+        source: (kind) => broker(kind).source(`memory:${kind}`),
         publisher,
       });
       await http.listen({ port: config.port, host: '127.0.0.1' });
@@ -81,10 +84,17 @@ export function registerDemo(program: Command): void {
       const grid = createGridTelemetryGenerator({
         seed, meters, startTime: started, intervalMs: 1000, anomalyRate: 0.02, outOfOrderRate: 0.02, lateRate: 0.005, invalidRate: 0.005,
       });
+      const factory = createAnalyticsGenerator({ seed, machines: 8, startTime: started, intervalMs: 100, anomalyRate: 0.03, invalidRate: 0.01 });
+      await loadDemoSpecs(worker.pool, config.analytics.schema);
       const simulators = [
-        paced(rate, () => broker('energy-meter').publish(config.rabbitmq.ingestQueue, energy.next().body), simulating.signal),
+        paced(rate, () => broker(sourceOf('energy-meter')).publish(config.rabbitmq.ingestRoutingKey, energy.next().body), simulating.signal),
         // One reading per meter per second of event time, which keeps pace with the clock.
-        paced(meters, () => broker('grid-telemetry').publish(config.gridTelemetry.topics.input, grid.next().body), simulating.signal),
+        paced(meters, () => broker(sourceOf('grid-telemetry')).publish(config.gridTelemetry.topics.input, grid.next().body), simulating.signal),
+        // Ten factory messages per second of event time across the four analytics topics.
+        paced(10, () => {
+          const m = factory.next();
+          return broker(sourceOf('analytics')).publish(config.analytics.topicPrefix + m.topic, m.body);
+        }, simulating.signal),
       ];
       const base = `http://127.0.0.1:${config.port}`;
       process.stdout.write([
@@ -94,6 +104,7 @@ export function registerDemo(program: Command): void {
         `  transport    in-process queues; dead letters → ${deadLetterFile}`,
         `  simulator    energy-meter: ${meters} meters, ${rate} msgs/s with spikes, negatives, bad timestamps and undecodable messages`,
         `               grid-telemetry: ${meters} meters, 1 reading/s each, with spikes, drops, outages, late and out-of-order readings`,
+        '               analytics: 8 machines, 10 msgs/s over sensors, health, sweeps and lab results, with drifts and out-of-spec values',
         `  health       ${base}/health`,
         `  readiness    ${base}/ready`,
         `  metrics      ${base}/metrics`,
@@ -104,7 +115,7 @@ export function registerDemo(program: Command): void {
       ].join('\n'));
 
       const report = setInterval(() => {
-        void summary(worker.pool).then(
+        void summary(worker.pool, config.analytics.schema).then(
           (s) => process.stdout.write(`${new Date().toISOString().slice(11, 19)}  ${s}; dead letters ${deadLetters()}; messages published ${publisher.published}\n`),
           () => undefined,
         );
@@ -136,7 +147,20 @@ async function paced(rate: number, send: () => Promise<void>, signal: AbortSigna
   }
 }
 
-async function summary(pool: import('pg').Pool): Promise<string> {
+/** Specifications for the simulated metrics, so out-of-spec and the spec-based rules show. */
+async function loadDemoSpecs(pool: import('pg').Pool, schema: string): Promise<void> {
+  for (const tenant of ['t1', 't2']) {
+    for (const s of SIM_SPECS) {
+      await pool.query(
+        `INSERT INTO ${qualified('analytics_spec_limits', schema)} (tenant_id, metric, lsl, usl, target, sigma, unit)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING`,
+        [tenant, s.metric, s.lsl, s.usl, s.target, s.sigma, s.unit],
+      );
+    }
+  }
+}
+
+async function summary(pool: import('pg').Pool, schema: string): Promise<string> {
   const { rows } = await pool.query<{ status: string; n: string }>(
     'SELECT validation_status AS status, count(*) AS n FROM meter_readings_raw GROUP BY 1',
   );
@@ -146,5 +170,10 @@ async function summary(pool: import('pg').Pool): Promise<string> {
             (SELECT count(*) FROM aggregates_1m WHERE revision > 0) + (SELECT count(*) FROM aggregates_15m WHERE revision > 0) AS windows,
             (SELECT count(*) FROM grid_alerts) AS alerts`,
   );
-  return `meter readings ${by.valid ?? 0} valid, ${by.invalid ?? 0} invalid; grid readings ${grid?.readings ?? 0}, windows closed ${grid?.windows ?? 0}, alerts ${grid?.alerts ?? 0}`;
+  const { rows: [factory] } = await pool.query<{ records: string; anomalies: string }>(
+    `SELECT (SELECT count(*) FROM ${qualified('analytics_measurement', schema)}) + (SELECT count(*) FROM ${qualified('analytics_event', schema)}) AS records,
+            (SELECT count(*) FROM ${qualified('analytics_anomaly', schema)}) AS anomalies`,
+  );
+  return `meter readings ${by.valid ?? 0} valid, ${by.invalid ?? 0} invalid; grid readings ${grid?.readings ?? 0}, windows closed ${grid?.windows ?? 0}, alerts ${grid?.alerts ?? 0}; ` +
+    `factory records ${factory?.records ?? 0}, anomalies ${factory?.anomalies ?? 0}`;
 }
