@@ -5,11 +5,11 @@ import { parseZone, UTC } from '../processors/timestamps.ts';
 import { DOMAINS } from '../domains/index.ts';
 import type { AnalyticsSettings } from '../domains/analytics/settings.ts';
 import { isSourceKind, type SourceKind } from '../sources/kinds.ts';
-import { EnvReader, type Env } from './env.ts';
+import { EnvReader, parseDuration, type Env } from './env.ts';
 import { planPipelines, type PipelinePlan } from './pipelines.ts';
 
 /** Broker kinds this build has sources for (NATS and MQTT bindings are refused until then). */
-export const AVAILABLE_SOURCES: ReadonlyArray<SourceKind> = ['amqp', 'kafka'];
+export const AVAILABLE_SOURCES: ReadonlyArray<SourceKind> = ['amqp', 'kafka', 'nats'];
 
 export interface RabbitMqSettings {
   readonly url: string;
@@ -33,6 +33,23 @@ export interface KafkaSettings {
   readonly batchTimeoutMs: number;
   readonly ssl: boolean;
   readonly sasl: { readonly mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; readonly username: string; readonly password: string } | undefined;
+}
+
+export interface NatsSettings {
+  readonly servers: string[];
+  /** Stream of the consumed subjects (created if missing, subjects added). */
+  readonly stream: string;
+  /** Stream of the dead letters, on `dlq.` + each consumed subject. */
+  readonly dlqStream: string;
+  /** Prefix of the durable consumer names (one per subject filter). */
+  readonly durable: string;
+  readonly ackWaitMs: number;
+  /** Deliveries before JetStream gives up on a message (-1: never). */
+  readonly maxDeliver: number;
+  /** Redelivery delays after a missing ack. */
+  readonly backoffMs: ReadonlyArray<number>;
+  /** Unacknowledged messages per consumer: bounds the source's buffer. */
+  readonly maxAckPending: number;
 }
 
 export interface Config {
@@ -59,6 +76,7 @@ export interface Config {
   };
   readonly rabbitmq: RabbitMqSettings;
   readonly kafka: KafkaSettings;
+  readonly nats: NatsSettings;
   readonly energyMeter: EnergyMeterSettings;
   readonly gridTelemetry: GridTelemetrySettings;
   readonly analytics: AnalyticsSettings;
@@ -137,6 +155,25 @@ export function loadConfig(env: Env): { config: Config; problems: string[] } {
     },
   };
 
+  const natsUrl = r.string('NATS_URL', 'nats://127.0.0.1:4222');
+  const backoffMs: number[] = [];
+  for (const b of r.list('NATS_BACKOFF', ['30s', '1m', '2m', '5m'])) {
+    const ms = parseDuration(b, 's');
+    if (ms === null || ms <= 0) r.problem(`NATS_BACKOFF: each delay is a duration such as 30s or 2m, got "${b}"`);
+    else backoffMs.push(ms);
+  }
+  const nats: NatsSettings = {
+    servers: natsUrl.split(',').map((s) => s.trim()).filter((s) => s !== ''),
+    stream: r.string('NATS_STREAM', 'MESSAGE_EVENTS'),
+    dlqStream: r.string('NATS_DLQ_STREAM', 'MESSAGE_EVENTS_DLQ'),
+    durable: r.string('NATS_DURABLE', 'ingestd'),
+    ackWaitMs: r.duration('NATS_ACK_WAIT', 30_000, 's'),
+    maxDeliver: r.int('NATS_MAX_DELIVER', 20, -1, 1_000_000),
+    backoffMs,
+    maxAckPending: r.int('NATS_MAX_ACK_PENDING', 5000, 1, 1_000_000),
+  };
+  if (nats.maxDeliver !== -1 && nats.maxDeliver <= backoffMs.length) r.problem(`NATS_MAX_DELIVER: must exceed the number of NATS_BACKOFF delays (${backoffMs.length}), or be -1`);
+
   const config: Config = {
     serviceName: r.string('SERVICE_NAME', 'ingestd'),
     port: r.int(['PORT', 'ANALYTICS_WORKER_PORT'], 8080, 0, 65535),
@@ -157,6 +194,7 @@ export function loadConfig(env: Env): { config: Config; problems: string[] } {
     },
     rabbitmq,
     kafka,
+    nats,
     gridTelemetry: {
       decode: { defaultIntervalS: r.number('GRID_READING_INTERVAL_S', 1, Number.MIN_VALUE) },
       ema: DEFAULT_EMA,

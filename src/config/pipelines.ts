@@ -4,7 +4,7 @@
  * variable, not a stream of dead letters.
  */
 import type { DomainPlugin } from '../domains/types.ts';
-import type { SourceKind } from '../sources/kinds.ts';
+import { routeMatches, type SourceKind } from '../sources/kinds.ts';
 import type { Config } from './index.ts';
 
 export interface DomainBinding {
@@ -22,7 +22,7 @@ export interface PipelinePlan {
 
 /** The domain a route goes to: the one that registered it, else the source's single catch-all domain. */
 export function routeOwner(plan: PipelinePlan, route: string): string | undefined {
-  const owner = plan.domains.find((d) => d.routes.includes(route));
+  const owner = plan.domains.find((d) => d.routes.includes(route)) ?? plan.domains.find((d) => d.routes.some((r) => routeMatches(plan.source, r, route)));
   if (owner !== undefined) return owner.domain;
   const catchAll = plan.domains.filter((d) => d.catchAll);
   return catchAll.length === 1 ? catchAll[0]!.domain : undefined;

@@ -5,6 +5,7 @@ import type { Config } from '../config/index.ts';
 import { migrate, type MigrationSet } from '../sinks/postgres/migrate.ts';
 import { createPool } from '../sinks/postgres/pool.ts';
 import { PUBLISHER_KINDS, SOURCE_KINDS } from '../sources/index.ts';
+import { routeMatches } from '../sources/kinds.ts';
 import type { Publisher, Source } from '../sources/types.ts';
 import { backoffDelay, sleep } from './backoff.ts';
 import { errorMessage } from './errors.ts';
@@ -22,6 +23,12 @@ export function migrationSets(domains: ReadonlyArray<DomainPlugin>, config: Conf
     const schema = d.schema?.(config);
     return schema === undefined ? { scope: d.name, folder: d.migrations } : { scope: d.name, folder: d.migrations, schema };
   })];
+}
+
+/** The handler whose route pattern (broker wildcards: `*`/`>`, `*`/`#`, `+`/`#`) matches. */
+function patternRoute(kind: string, routes: ReadonlyMap<string, DomainHandler>, route: string): DomainHandler | undefined {
+  for (const [pattern, handler] of routes) if (routeMatches(kind, pattern, route)) return handler;
+  return undefined;
 }
 
 export const enabledDomains = (config: Config): DomainPlugin[] => DOMAINS.filter((d) => config.domains.includes(d.name));
@@ -119,7 +126,7 @@ export async function startWorker(config: Config, log: Logger, runtime: WorkerRu
     pipelines.push(new Pipeline({
       name,
       source,
-      route: (d) => routes.get(d.route) ?? catchAll,
+      route: (d) => routes.get(d.route) ?? patternRoute(kind, routes, d.route) ?? catchAll,
       publisher: publisher.kind,
       pool,
       metrics,
@@ -155,6 +162,8 @@ export async function startWorker(config: Config, log: Logger, runtime: WorkerRu
       readiness.set(c.c.name, s.connected ? null : (s.detail ?? 'disconnected'));
       if (c.c.kind === 'amqp') metrics.rabbitmqConnected.set({ role: c.role }, s.connected ? 1 : 0);
       if (c.c.kind === 'kafka') (c.role === 'consumer' ? metrics.kafkaConsumerConnected : metrics.kafkaProducerConnected).set(s.connected ? 1 : 0);
+      if (c.c.kind === 'nats') metrics.natsConnected.set({ role: c.role }, s.connected ? 1 : 0);
+      if (c.c.kind === 'mqtt') metrics.mqttConnected.set(s.connected ? 1 : 0);
     }
   };
   watchConnections();

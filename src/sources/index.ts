@@ -7,6 +7,8 @@ import { KafkaSource } from './kafka/source.ts';
 import type { Logger } from '../runtime/logger.ts';
 import { AmqpPublisher } from './amqp/publisher.ts';
 import { AmqpSource } from './amqp/source.ts';
+import { NatsPublisher } from './nats/publisher.ts';
+import { NatsSource } from './nats/source.ts';
 import type { Publisher, Source } from './types.ts';
 
 export interface SourceContext {
@@ -29,6 +31,8 @@ export const SOURCE_KINDS: Readonly<Record<string, (ctx: SourceContext) => Sourc
     }),
   kafka: ({ config, log, pool, metrics, routes }) =>
     new KafkaSource({ settings: config.kafka, kafka: createKafka(config.kafka, log, 'consumer'), topics: routes, pool, log: log.child({ source: 'kafka' }), metrics }),
+  nats: ({ config, log, routes }) =>
+    new NatsSource({ settings: config.nats, subjects: routes, log: log.child({ source: 'nats' }), maxBatch: config.batchSize }),
 };
 
 export const PUBLISHER_KINDS: Readonly<Record<string, (ctx: Pick<SourceContext, 'config' | 'log'>) => Publisher>> = {
@@ -39,4 +43,5 @@ export const PUBLISHER_KINDS: Readonly<Record<string, (ctx: Pick<SourceContext, 
       log: log.child({ publisher: 'amqp' }),
     }),
   kafka: ({ config, log }) => new KafkaPublisher(createKafka(config.kafka, log, 'producer')),
+  nats: ({ config, log }) => new NatsPublisher(config.nats, log.child({ publisher: 'nats' })),
 };

@@ -12,6 +12,7 @@ import { analyticsAggMismatches, analyticsRollupMismatches, availabilityMismatch
 import { AMQP_URL, TestBroker, uniqueTopology } from '../helpers/amqp.ts';
 import { ADMIN_URL, createTestDatabase, eventually, queryRows } from '../helpers/db.ts';
 import { createTopic, KAFKA_BROKERS, produce, readTopic, topicSize } from '../helpers/kafka.ts';
+import { NATS_URL, TestNats, uniqueNatsNames } from '../helpers/nats.ts';
 import { WorkerProcess } from '../helpers/worker.ts';
 
 const exec = promisify(execFile);
@@ -238,6 +239,36 @@ describe('analytics end to end against real Kafka, RabbitMQ and PostgreSQL', () 
     assert.deepEqual(await analyticsAggMismatches(db.url, WINDOWS), []);
     const anomalies = await count(db.url, 'analytics_anomaly');
     await eventually(async () => (await broker.depth(events)) === anomalies, 30_000, 'anomalies published on the worker exchange');
+    assert.equal(await worker.kill('SIGTERM'), 0);
+  });
+
+  test('bound to NATS JetStream by configuration alone; SIGKILL twice mid-stream loses and duplicates nothing', async () => {
+    const names = uniqueNatsNames();
+    const { db, prefix, worker } = await setup(18_851, { ...names, ANALYTICS_SOURCE: 'nats', NATS_URL, NATS_ACK_WAIT: '5s', NATS_BACKOFF: '1s,2s', BATCH_SIZE: '500' });
+    const nats = await TestNats.open();
+    cleanups.push(async () => { await nats.deleteStreams(names.NATS_STREAM!, names.NATS_DLQ_STREAM!); await nats.close(); });
+    worker.start();
+    await worker.waitReady(); // the worker creates the streams and durable consumers
+    const gen = createAnalyticsGenerator({ seed: 13, machines: 12, startTime: Date.parse('2026-05-01T00:00:00Z'), intervalMs: 1000, anomalyRate: 0.03, invalidRate: 0.01 });
+    const sent = Array.from({ length: 20_000 }, () => gen.next());
+    const publishing = nats.publish(sent.map((m) => ({ subject: prefix + m.topic, body: m.body })));
+    const stored = async () => (await count(db.url, 'analytics_measurement')) + (await count(db.url, 'analytics_event'));
+    for (const threshold of [4_000, 10_000]) {
+      await eventually(async () => (await stored()) >= threshold, 60_000, `${threshold} stored`);
+      await worker.kill('SIGKILL');
+      worker.start();
+      await worker.waitReady(60_000);
+    }
+    await publishing;
+    const invalid = sent.filter((m) => m.kind === 'invalid').length;
+    await eventually(async () => (await stored()) === sent.length - invalid, 90_000, 'every record stored once');
+    await eventually(async () => (await nats.streamSize(names.NATS_DLQ_STREAM!)) >= invalid, 30_000, 'dead letters in the DLQ stream');
+    const letters = await nats.readStream(names.NATS_DLQ_STREAM!);
+    assert.equal(new Set(letters.map((l) => l.headers['x-original-offset'])).size, invalid, 'each invalid message dead-lettered (a crash between copy and term may copy one twice, never zero times)');
+    assert.ok(letters.every((l) => l.subject.startsWith(`dlq.${prefix}`) && l.headers['x-error-class'] === 'structural' && l.headers['x-original-source'] === l.subject.slice(4)));
+    assert.deepEqual(await analyticsAggMismatches(db.url, WINDOWS), []);
+    assert.deepEqual(await analyticsRollupMismatches(db.url, WINDOWS), []);
+    await eventually(async () => (await worker.http('/metrics')).body.includes('nats_connected{role="consumer"} 1'), 10_000, 'nats_connected gauge');
     assert.equal(await worker.kill('SIGTERM'), 0);
   });
 });
