@@ -195,22 +195,21 @@ svc_nats() {
 # --- mosquitto (MQTT) -------------------------------------------------------
 
 svc_mosquitto() {
-  local port=1883 state=running conf="$SCRIPT_DIR/mosquitto.conf"
+  # Our own broker on 1884 with scripts/mosquitto.conf (queue limits raised so a
+  # persistent session that is offline for a while loses nothing), whatever runs
+  # on the default port.
+  local port=1884 state=running conf="$SCRIPT_DIR/mosquitto.conf"
   if ! port_open "$port"; then
     state=started
     if ! command -v mosquitto >/dev/null; then
       apt_install mosquitto
       state=installed
-      # The package may have started its own broker with the system config;
-      # keep it if so (we only impose our config on brokers we start).
     fi
-    if ! port_open "$port"; then
-      [[ -f $conf ]] || die 1 "mosquitto: $conf not found"
-      # mosquitto drops privileges to the mosquitto user as root, so the
-      # persistence directory named in our conf must be writable by it.
-      install -d -o mosquitto -g mosquitto /var/lib/mosquitto/ingestd
-      mosquitto -d -c "$conf" || die 1 "mosquitto: failed to start with $conf"
-    fi
+    [[ -f $conf ]] || die 1 "mosquitto: $conf not found"
+    # mosquitto drops privileges to the mosquitto user as root, so the
+    # persistence directory named in our conf must be writable by it.
+    install -d -o mosquitto -g mosquitto /var/lib/mosquitto/ingestd
+    mosquitto -d -c "$conf" || die 1 "mosquitto: failed to start with $conf"
     wait_until mosquitto port_open "$port"
   fi
   report mosquitto "$port" "$state"

@@ -9,7 +9,7 @@ import { EnvReader, parseDuration, type Env } from './env.ts';
 import { planPipelines, type PipelinePlan } from './pipelines.ts';
 
 /** Broker kinds this build has sources for (NATS and MQTT bindings are refused until then). */
-export const AVAILABLE_SOURCES: ReadonlyArray<SourceKind> = ['amqp', 'kafka', 'nats'];
+export const AVAILABLE_SOURCES: ReadonlyArray<SourceKind> = ['amqp', 'kafka', 'nats', 'mqtt'];
 
 export interface RabbitMqSettings {
   readonly url: string;
@@ -52,6 +52,17 @@ export interface NatsSettings {
   readonly maxAckPending: number;
 }
 
+export interface MqttSettings {
+  readonly url: string;
+  /** Client id of the persistent session (one per deployment: instances must not share it). */
+  readonly clientId: string;
+  /** MQTT_TOPICS: overrides the subscription (filters with + and #). */
+  readonly topics: ReadonlyArray<string> | undefined;
+  /** Unacknowledged messages the broker may send (MQTT 5 receive maximum): bounds the buffer and the batch. */
+  readonly receiveMaximum: number;
+  readonly sessionExpirySeconds: number;
+}
+
 export interface Config {
   readonly serviceName: string;
   readonly port: number;
@@ -77,6 +88,7 @@ export interface Config {
   readonly rabbitmq: RabbitMqSettings;
   readonly kafka: KafkaSettings;
   readonly nats: NatsSettings;
+  readonly mqtt: MqttSettings;
   readonly energyMeter: EnergyMeterSettings;
   readonly gridTelemetry: GridTelemetrySettings;
   readonly analytics: AnalyticsSettings;
@@ -174,6 +186,15 @@ export function loadConfig(env: Env): { config: Config; problems: string[] } {
   };
   if (nats.maxDeliver !== -1 && nats.maxDeliver <= backoffMs.length) r.problem(`NATS_MAX_DELIVER: must exceed the number of NATS_BACKOFF delays (${backoffMs.length}), or be -1`);
 
+  const mqttTopics = r.list('MQTT_TOPICS', []);
+  const mqtt: MqttSettings = {
+    url: r.url('MQTT_URL', 'mqtt://127.0.0.1:1883', ['mqtt', 'mqtts', 'tcp', 'ssl', 'ws', 'wss']),
+    clientId: r.string('MQTT_CLIENT_ID', 'ingestd'),
+    topics: mqttTopics.length > 0 ? mqttTopics : undefined,
+    receiveMaximum: r.int('MQTT_RECEIVE_MAXIMUM', 1000, 1, 65535),
+    sessionExpirySeconds: r.duration('MQTT_SESSION_EXPIRY', 7 * 86_400_000, 's') / 1000,
+  };
+
   const config: Config = {
     serviceName: r.string('SERVICE_NAME', 'ingestd'),
     port: r.int(['PORT', 'ANALYTICS_WORKER_PORT'], 8080, 0, 65535),
@@ -195,6 +216,7 @@ export function loadConfig(env: Env): { config: Config; problems: string[] } {
     rabbitmq,
     kafka,
     nats,
+    mqtt,
     gridTelemetry: {
       decode: { defaultIntervalS: r.number('GRID_READING_INTERVAL_S', 1, Number.MIN_VALUE) },
       ema: DEFAULT_EMA,

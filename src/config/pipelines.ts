@@ -45,12 +45,13 @@ export function planPipelines(config: Config, plugins: ReadonlyArray<DomainPlugi
       }
     }
     const own = [...claimed.keys()];
-    const override = source === 'kafka' ? config.kafka.topics : undefined;
+    const override = source === 'kafka' ? config.kafka.topics : source === 'mqtt' ? config.mqtt.topics : undefined;
+    const variable = source === 'kafka' ? 'KAFKA_TOPICS' : 'MQTT_TOPICS';
     const plan: PipelinePlan = { source, domains, subscription: override ?? own };
     if (override !== undefined) {
       for (const topic of override) {
         if (routeOwner(plan, topic) === undefined) {
-          problems.push(`KAFKA_TOPICS: no enabled handler is registered for topic "${topic}" (registered: ${own.map((r) => `${r} → ${claimed.get(r)}`).join(', ') || 'none'}); enable its domain in DOMAINS_ENABLED or register a handler`);
+          problems.push(`${variable}: no enabled handler is registered for topic "${topic}" (registered: ${own.map((r) => `${r} → ${claimed.get(r)}`).join(', ') || 'none'}); enable its domain in DOMAINS_ENABLED or register a handler`);
         }
       }
     }

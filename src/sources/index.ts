@@ -7,6 +7,8 @@ import { KafkaSource } from './kafka/source.ts';
 import type { Logger } from '../runtime/logger.ts';
 import { AmqpPublisher } from './amqp/publisher.ts';
 import { AmqpSource } from './amqp/source.ts';
+import { MqttPublisher } from './mqtt/publisher.ts';
+import { MqttSource } from './mqtt/source.ts';
 import { NatsPublisher } from './nats/publisher.ts';
 import { NatsSource } from './nats/source.ts';
 import type { Publisher, Source } from './types.ts';
@@ -33,6 +35,8 @@ export const SOURCE_KINDS: Readonly<Record<string, (ctx: SourceContext) => Sourc
     new KafkaSource({ settings: config.kafka, kafka: createKafka(config.kafka, log, 'consumer'), topics: routes, pool, log: log.child({ source: 'kafka' }), metrics }),
   nats: ({ config, log, routes }) =>
     new NatsSource({ settings: config.nats, subjects: routes, log: log.child({ source: 'nats' }), maxBatch: config.batchSize }),
+  mqtt: ({ config, log, pool, routes }) =>
+    new MqttSource({ settings: config.mqtt, topics: routes, log: log.child({ source: 'mqtt' }), pool, maxBatch: config.batchSize }),
 };
 
 export const PUBLISHER_KINDS: Readonly<Record<string, (ctx: Pick<SourceContext, 'config' | 'log'>) => Publisher>> = {
@@ -44,4 +48,5 @@ export const PUBLISHER_KINDS: Readonly<Record<string, (ctx: Pick<SourceContext, 
     }),
   kafka: ({ config, log }) => new KafkaPublisher(createKafka(config.kafka, log, 'producer')),
   nats: ({ config, log }) => new NatsPublisher(config.nats, log.child({ publisher: 'nats' })),
+  mqtt: ({ config, log }) => new MqttPublisher(config.mqtt, log.child({ publisher: 'mqtt' })),
 };

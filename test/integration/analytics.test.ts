@@ -12,6 +12,7 @@ import { analyticsAggMismatches, analyticsRollupMismatches, availabilityMismatch
 import { AMQP_URL, TestBroker, uniqueTopology } from '../helpers/amqp.ts';
 import { ADMIN_URL, createTestDatabase, eventually, queryRows } from '../helpers/db.ts';
 import { createTopic, KAFKA_BROKERS, produce, readTopic, topicSize } from '../helpers/kafka.ts';
+import { MQTT_URL, mqttPublish } from '../helpers/mqtt.ts';
 import { NATS_URL, TestNats, uniqueNatsNames } from '../helpers/nats.ts';
 import { WorkerProcess } from '../helpers/worker.ts';
 
@@ -269,6 +270,34 @@ describe('analytics end to end against real Kafka, RabbitMQ and PostgreSQL', () 
     assert.deepEqual(await analyticsAggMismatches(db.url, WINDOWS), []);
     assert.deepEqual(await analyticsRollupMismatches(db.url, WINDOWS), []);
     await eventually(async () => (await worker.http('/metrics')).body.includes('nats_connected{role="consumer"} 1'), 10_000, 'nats_connected gauge');
+    assert.equal(await worker.kill('SIGTERM'), 0);
+  });
+
+  test('bound to MQTT by configuration alone: PUBACK after commit; SIGKILL twice mid-stream loses and duplicates nothing', async () => {
+    const clientId = `ingestd-t-${randomBytes(4).toString('hex')}`;
+    const { db, prefix, worker } = await setup(18_861, { ANALYTICS_SOURCE: 'mqtt', MQTT_URL, MQTT_CLIENT_ID: clientId, MQTT_RECEIVE_MAXIMUM: '500', MQTT_SESSION_EXPIRY: '10m' });
+    worker.start();
+    await worker.waitReady(); // connected and subscribed: the persistent session now queues for it
+    const gen = createAnalyticsGenerator({ seed: 17, machines: 12, startTime: Date.parse('2026-06-01T00:00:00Z'), intervalMs: 1000, anomalyRate: 0.03, invalidRate: 0.01 });
+    const sent = Array.from({ length: 12_000 }, () => gen.next());
+    const publishing = mqttPublish(sent.map((m) => ({ topic: prefix + m.topic, body: m.body })));
+    const stored = async () => (await count(db.url, 'analytics_measurement')) + (await count(db.url, 'analytics_event'));
+    for (const threshold of [2_500, 6_000]) {
+      await eventually(async () => (await stored()) >= threshold, 60_000, `${threshold} stored`);
+      await worker.kill('SIGKILL');
+      worker.start();
+      await worker.waitReady(60_000);
+    }
+    await publishing;
+    const invalid = sent.filter((m) => m.kind === 'invalid').length;
+    await eventually(async () => (await stored()) === sent.length - invalid, 90_000, 'every record stored once');
+    const letters = await queryRows<{ route: string; error_class: string; headers: Record<string, string> }>(db.url, 'SELECT route, error_class, headers FROM ingestd_dead_letters');
+    // Identical invalid payloads on one topic are one row (the dead letters are keyed by topic and bytes).
+    const distinctInvalid = new Set(sent.filter((m) => m.kind === 'invalid').map((m) => `${m.topic}\u0000${m.body.toString()}`)).size;
+    assert.equal(letters.length, distinctInvalid);
+    assert.ok(letters.every((l) => l.error_class === 'structural' && l.headers['x-original-source'] === l.route && l.route.startsWith(prefix)));
+    assert.deepEqual(await analyticsAggMismatches(db.url, WINDOWS), []);
+    assert.deepEqual(await analyticsRollupMismatches(db.url, WINDOWS), []);
     assert.equal(await worker.kill('SIGTERM'), 0);
   });
 });

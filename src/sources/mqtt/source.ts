@@ -1,0 +1,155 @@
+import { createHash } from 'node:crypto';
+import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
+import type pg from 'pg';
+import type { MqttSettings } from '../../config/index.ts';
+import { deadLetterHeaders } from '../../runtime/dead-letter.ts';
+import { Doorbell, batchesOf } from '../../runtime/doorbell.ts';
+import type { Logger } from '../../runtime/logger.ts';
+import { redactText } from '../../runtime/redact.ts';
+import type { Delivery, DeliveryBatch, Outcome, Source, SourceStatus } from '../types.ts';
+
+interface Held {
+  readonly topic: string;
+  readonly payload: Buffer;
+  readonly messageId: number;
+  readonly dup: boolean;
+  readonly generation: number;
+  readonly receivedAt: number;
+}
+
+type SendPacket = (packet: { cmd: string; messageId?: number; reasonCode?: number }, cb?: (err?: Error) => void, ...rest: unknown[]) => void;
+
+/**
+ * MQTT subscriber with a persistent session (clean start off, session kept), QoS 1, and the
+ * PUBACK of each message sent only after the transaction holding it has committed. MQTT.js
+ * acknowledges when its message handler returns; that PUBACK is held back and sent at
+ * settle, so the broker redelivers whatever was not committed. The broker sends at most
+ * MQTT_RECEIVE_MAXIMUM unacknowledged messages (MQTT 5), which bounds the buffer.
+ *
+ * MQTT has no dead-letter queue: dead letters are stored in the database table
+ * `ingestd_dead_letters` before the PUBACK, with the same headers as elsewhere.
+ */
+export class MqttSource implements Source {
+  readonly name: string;
+  readonly kind = 'mqtt';
+  readonly #s: MqttSettings;
+  readonly #topics: ReadonlyArray<string>;
+  readonly #log: Logger;
+  readonly #pool: pg.Pool;
+  readonly #maxBatch: number;
+  readonly #bell = new Doorbell();
+  #client: MqttClient | undefined;
+  #send: SendPacket | undefined;
+  #generation = 0;
+  #buffer: Held[] = [];
+  #lastError = 'connecting';
+
+  constructor(options: { settings: MqttSettings; topics: ReadonlyArray<string>; log: Logger; pool: pg.Pool; maxBatch: number }) {
+    this.#s = options.settings;
+    this.#topics = options.topics;
+    this.#log = options.log;
+    this.#pool = options.pool;
+    this.#maxBatch = Math.min(options.maxBatch, options.settings.receiveMaximum);
+    this.name = `mqtt:${this.#s.clientId}`;
+  }
+
+  async start(): Promise<void> {
+    const client = mqtt.connect(this.#s.url, {
+      clientId: this.#s.clientId,
+      clean: false,
+      protocolVersion: 5,
+      // The session (subscriptions, queued messages) outlives the connection by this much.
+      properties: { sessionExpiryInterval: this.#s.sessionExpirySeconds, receiveMaximum: this.#s.receiveMaximum },
+      reconnectPeriod: 1000,
+      connectTimeout: 10_000,
+      resubscribe: false,
+    });
+    // Hold back the library's automatic PUBACKs; settle sends them after COMMIT.
+    const internal = client as unknown as { _sendPacket: SendPacket };
+    const send = internal._sendPacket.bind(client);
+    this.#send = send;
+    internal._sendPacket = (packet, cb, ...rest) => {
+      if (packet.cmd === 'puback') {
+        cb?.();
+        return;
+      }
+      send(packet, cb, ...rest);
+    };
+    client.on('connect', () => {
+      this.#generation++;
+      // Deliveries of the previous connection are redelivered by the broker: drop our copies.
+      this.#buffer = [];
+      this.#lastError = 'subscribing';
+      client.subscribe([...this.#topics], { qos: 1 }, (err, granted) => {
+        const refused = (granted ?? []).filter((g) => g.qos > 2);
+        if (!err && refused.length === 0) {
+          this.#lastError = '';
+          return;
+        }
+        if (refused.length > 0) err = new Error(`broker refused ${refused.map((g) => g.topic).join(', ')}`);
+        if (err) {
+          this.#lastError = `subscribe failed: ${err.message}`;
+          this.#log.error({ err: err.message, topics: this.#topics }, 'mqtt subscribe failed');
+        }
+      });
+      this.#log.info({ topics: this.#topics }, 'mqtt connected');
+    });
+    client.on('message', (topic, payload, packet: IPublishPacket) => {
+      if (packet.qos === 0 || packet.messageId === undefined) {
+        this.#log.warn({ topic }, 'QoS 0 message taken as is (no redelivery possible)');
+      }
+      this.#buffer.push({ topic, payload, messageId: packet.messageId ?? 0, dup: packet.dup, generation: this.#generation, receivedAt: Date.now() });
+      this.#bell.ring();
+    });
+    client.on('error', (err) => {
+      this.#lastError = redactText(err.message);
+      this.#log.warn({ err: this.#lastError }, 'mqtt error');
+    });
+    client.on('offline', () => {
+      if (this.#lastError === '') this.#lastError = 'disconnected';
+    });
+    this.#client = client;
+  }
+
+  status(): SourceStatus {
+    return this.#client?.connected === true && this.#lastError === '' ? { connected: true } : { connected: false, detail: `mqtt: ${this.#lastError}` };
+  }
+
+  async *batches(signal: AbortSignal): AsyncIterable<DeliveryBatch> {
+    for await (const held of batchesOf(() => this.#buffer, this.#maxBatch, this.#bell, signal)) yield this.#batch(held);
+  }
+
+  #batch(held: Held[]): DeliveryBatch {
+    const deliveries: Delivery[] = held.map((h) => ({
+      id: undefined, route: h.topic, body: h.payload, headers: {}, receivedAt: h.receivedAt, origin: { attempts: h.dup ? 2 : 1 },
+    }));
+    return { deliveries, settle: (outcome) => this.#settle(held, deliveries, outcome) };
+  }
+
+  async #settle(held: Held[], deliveries: ReadonlyArray<Delivery>, outcome: Outcome): Promise<void> {
+    if (outcome.kind === 'release') return; // no PUBACK: the broker redelivers on reconnect
+    if (outcome.deadLetter.length > 0) {
+      const rows = outcome.deadLetter.map(({ index, error }) => {
+        const d = deliveries[index]!;
+        return {
+          route: d.route, body: d.body, headers: JSON.stringify(deadLetterHeaders(d, error)), errorClass: error.errorClass, errorCode: error.code, reason: error.message,
+          key: createHash('sha256').update(d.route).update('\u0000').update(d.body).digest('hex'),
+        };
+      });
+      await this.#pool.query(
+        `INSERT INTO ingestd_dead_letters (source, route, body, headers, error_class, error_code, reason, dedupe_key)
+         SELECT 'mqtt', * FROM unnest($1::text[], $2::bytea[], $3::jsonb[], $4::text[], $5::text[], $6::text[], $7::text[]) ON CONFLICT (dedupe_key) DO NOTHING`,
+        [rows.map((r) => r.route), rows.map((r) => r.body), rows.map((r) => r.headers), rows.map((r) => r.errorClass), rows.map((r) => r.errorCode), rows.map((r) => r.reason), rows.map((r) => r.key)],
+      );
+    }
+    const send = this.#send!;
+    for (const h of held) {
+      // A PUBACK on a newer connection would acknowledge a different delivery.
+      if (h.generation === this.#generation && h.messageId !== 0) send({ cmd: 'puback', messageId: h.messageId, reasonCode: 0 });
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.#client?.endAsync().catch(() => undefined);
+  }
+}
