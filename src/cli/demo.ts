@@ -7,13 +7,15 @@ import { createRuntime, startWorker } from '../runtime/worker.ts';
 import { createEnergyMeterGenerator } from '../sim/energy-meter.ts';
 import { createGridTelemetryGenerator } from '../sim/grid-telemetry.ts';
 import { createAnalyticsGenerator, SIM_SPECS } from '../sim/analytics.ts';
+import { createChatGenerator } from '../sim/chat-events.ts';
 import { qualified } from '../sinks/postgres/sql-text.ts';
 import { MemoryBroker, MemoryPublisher } from '../sources/memory/broker.ts';
 import { EXIT, loadEnv, loggerFor, onSignals } from './context.ts';
 import { shownUrl, startEmbeddedPostgres } from './embedded-postgres.ts';
 import { parsePositiveInt } from './options.ts';
 
-const DEMO_DOMAINS = ['energy-meter', 'grid-telemetry', 'analytics'];
+const DEMO_COMPANIES = ['CompanyAAA01', 'CompanyBBB02'];
+const DEMO_DOMAINS = ['energy-meter', 'grid-telemetry', 'analytics', 'chat-events'];
 
 interface DemoOptions {
   dataDir: string;
@@ -86,6 +88,7 @@ export function registerDemo(program: Command): void {
       });
       const factory = createAnalyticsGenerator({ seed, machines: 8, startTime: started, intervalMs: 100, anomalyRate: 0.03, invalidRate: 0.01 });
       await loadDemoSpecs(worker.pool, config.analytics.schema);
+      const chat = createChatGenerator({ seed, companies: DEMO_COMPANIES, historyCount: 20, startTime: started, invalidRate: 0.02, staleRate: 0.05 });
       const simulators = [
         paced(rate, () => broker(sourceOf('energy-meter')).publish(config.rabbitmq.ingestRoutingKey, energy.next().body), simulating.signal),
         // One reading per meter per second of event time, which keeps pace with the clock.
@@ -94,6 +97,10 @@ export function registerDemo(program: Command): void {
         paced(10, () => {
           const m = factory.next();
           return broker(sourceOf('analytics')).publish(config.analytics.topicPrefix + m.topic, m.body);
+        }, simulating.signal),
+        paced(5, () => {
+          const m = chat.next();
+          return broker(sourceOf('chat-events')).publish(m.subject, m.body);
         }, simulating.signal),
       ];
       const base = `http://127.0.0.1:${config.port}`;
@@ -105,6 +112,7 @@ export function registerDemo(program: Command): void {
         `  simulator    energy-meter: ${meters} meters, ${rate} msgs/s with spikes, negatives, bad timestamps and undecodable messages`,
         `               grid-telemetry: ${meters} meters, 1 reading/s each, with spikes, drops, outages, late and out-of-order readings`,
         '               analytics: 8 machines, 10 msgs/s over sensors, health, sweeps and lab results, with drifts and out-of-spec values',
+        `               chat-events: companies ${DEMO_COMPANIES.join(', ')}, 5 events/s (realtime, history batches, late and malformed events)`,
         `  health       ${base}/health`,
         `  readiness    ${base}/ready`,
         `  metrics      ${base}/metrics`,
@@ -174,6 +182,9 @@ async function summary(pool: import('pg').Pool, schema: string): Promise<string>
     `SELECT (SELECT count(*) FROM ${qualified('analytics_measurement', schema)}) + (SELECT count(*) FROM ${qualified('analytics_event', schema)}) AS records,
             (SELECT count(*) FROM ${qualified('analytics_anomaly', schema)}) AS anomalies`,
   );
+  const { rows: [chat] } = await pool.query<{ messages: string }>(
+    `SELECT coalesce(sum(n), 0) AS messages FROM (${DEMO_COMPANIES.map((c) => `SELECT count(*) AS n FROM ${qualified('messages', `tenant_${c.toLowerCase()}`)}`).join(' UNION ALL ')}) x`,
+  ).catch(() => ({ rows: [{ messages: '0' }] }));
   return `meter readings ${by.valid ?? 0} valid, ${by.invalid ?? 0} invalid; grid readings ${grid?.readings ?? 0}, windows closed ${grid?.windows ?? 0}, alerts ${grid?.alerts ?? 0}; ` +
-    `factory records ${factory?.records ?? 0}, anomalies ${factory?.anomalies ?? 0}`;
+    `factory records ${factory?.records ?? 0}, anomalies ${factory?.anomalies ?? 0}; chat messages ${chat?.messages ?? 0}`;
 }

@@ -89,6 +89,8 @@ export interface Config {
   readonly kafka: KafkaSettings;
   readonly nats: NatsSettings;
   readonly mqtt: MqttSettings;
+  /** chat-events: COMPANY_ID (undefined: every company). */
+  readonly chat: { readonly companyId: string | undefined };
   readonly energyMeter: EnergyMeterSettings;
   readonly gridTelemetry: GridTelemetrySettings;
   readonly analytics: AnalyticsSettings;
@@ -217,6 +219,7 @@ export function loadConfig(env: Env): { config: Config; problems: string[] } {
     kafka,
     nats,
     mqtt,
+    chat: { companyId: companyId(r) },
     gridTelemetry: {
       decode: { defaultIntervalS: r.number('GRID_READING_INTERVAL_S', 1, Number.MIN_VALUE) },
       ema: DEFAULT_EMA,
@@ -282,6 +285,14 @@ function enabledDomainNames(r: EnvReader): { domains: string[]; domainParts: Rec
     }
   }
   return { domains, domainParts };
+}
+
+/** COMPANY_ID: one company (as in its subjects), or unset / `*` for all. */
+function companyId(r: EnvReader): string | undefined {
+  const v = r.optionalString('COMPANY_ID');
+  if (v === undefined || v === '*') return undefined;
+  if (!/^[A-Za-z0-9_]{1,48}$/.test(v)) r.problem(`COMPANY_ID: must match ^[A-Za-z0-9_]{1,48}$ or be *, got "${v}"`);
+  return v;
 }
 
 const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;

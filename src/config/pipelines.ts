@@ -18,6 +18,8 @@ export interface PipelinePlan {
   readonly domains: ReadonlyArray<DomainBinding>;
   /** What the source subscribes to: topics (KAFKA_TOPICS overrides), routing keys, subjects. */
   readonly subscription: ReadonlyArray<string>;
+  /** What the broker must capture (JetStream stream subjects): the subscription, or wider. */
+  readonly capture: ReadonlyArray<string>;
 }
 
 /** The domain a route goes to: the one that registered it, else the source's single catch-all domain. */
@@ -30,9 +32,12 @@ export function routeOwner(plan: PipelinePlan, route: string): string | undefine
 
 export function planPipelines(config: Config, plugins: ReadonlyArray<DomainPlugin>, problems: string[]): PipelinePlan[] {
   const bySource = new Map<SourceKind, DomainBinding[]>();
+  const captures = new Map<SourceKind, string[]>();
   for (const p of plugins) {
     const source = config.sources[p.name] ?? p.defaultSource;
-    bySource.set(source, [...(bySource.get(source) ?? []), { domain: p.name, routes: [...p.routes(config, source)], catchAll: p.catchAll }]);
+    const routes = [...p.routes(config, source)];
+    bySource.set(source, [...(bySource.get(source) ?? []), { domain: p.name, routes, catchAll: p.catchAll }]);
+    captures.set(source, [...new Set([...(captures.get(source) ?? []), ...(p.capture?.(config) ?? routes)])]);
   }
   const plans: PipelinePlan[] = [];
   for (const [source, domains] of bySource) {
@@ -47,7 +52,7 @@ export function planPipelines(config: Config, plugins: ReadonlyArray<DomainPlugi
     const own = [...claimed.keys()];
     const override = source === 'kafka' ? config.kafka.topics : source === 'mqtt' ? config.mqtt.topics : undefined;
     const variable = source === 'kafka' ? 'KAFKA_TOPICS' : 'MQTT_TOPICS';
-    const plan: PipelinePlan = { source, domains, subscription: override ?? own };
+    const plan: PipelinePlan = { source, domains, subscription: override ?? own, capture: override ?? captures.get(source) ?? own };
     if (override !== undefined) {
       for (const topic of override) {
         if (routeOwner(plan, topic) === undefined) {

@@ -1,5 +1,6 @@
 import type { DomainPlugin } from './types.ts';
 import { analytics } from './analytics/index.ts';
+import { chatEvents } from './chat-events/index.ts';
 import { energyMeter } from './energy-meter/index.ts';
 import { gridTelemetry } from './grid-telemetry/index.ts';
 
@@ -8,6 +9,7 @@ export const DOMAINS: ReadonlyArray<DomainPlugin> = [
   energyMeter,
   gridTelemetry,
   analytics,
+  chatEvents,
 ];
 
 export function findDomain(name: string): DomainPlugin | undefined {

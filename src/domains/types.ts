@@ -81,6 +81,8 @@ export interface DomainPlugin {
   readonly parts?: ReadonlyArray<string>;
   /** Topics / routing keys / subjects the domain consumes when bound to `source`. */
   routes(config: Config, source: SourceKind): ReadonlyArray<string>;
+  /** What the broker must capture for the domain when wider than its routes (JetStream stream subjects). */
+  capture?(config: Config): ReadonlyArray<string>;
   /**
    * Takes every delivery of its source whose route no other domain claims (a single-stream
    * domain: any topic named in KAFKA_TOPICS, or a queue's default-exchange deliveries).

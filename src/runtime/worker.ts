@@ -115,7 +115,7 @@ export async function startWorker(config: Config, log: Logger, runtime: WorkerRu
       for (const r of binding.routes) routes.set(r, handler);
       if (binding.catchAll) catchAll = plan.domains.filter((d) => d.catchAll).length === 1 ? handler : undefined;
     }
-    const source = overrides.source?.(kind, plan.subscription) ?? SOURCE_KINDS[kind]?.({ ...ctx, pool, metrics, routes: plan.subscription });
+    const source = overrides.source?.(kind, plan.subscription) ?? SOURCE_KINDS[kind]?.({ ...ctx, pool, metrics, routes: plan.subscription, capture: plan.capture });
     if (source === undefined) throw new Error(`source "${kind}" (for ${kindHandlers.map((h) => h.name).join(', ')}) is not available`);
     const publisher = overrides.publisher ?? PUBLISHER_KINDS[kind]?.(ctx);
     if (publisher === undefined) throw new Error(`publisher "${kind}" is not available`);

@@ -20,6 +20,8 @@ export interface SourceContext {
   readonly metrics: Metrics;
   /** Topics / queues of the domains bound to this source. */
   readonly routes: ReadonlyArray<string>;
+  /** What the broker must capture (JetStream stream subjects), at least the routes. */
+  readonly capture: ReadonlyArray<string>;
 }
 
 /** Source and publisher factories by broker kind: one line each. */
@@ -33,8 +35,8 @@ export const SOURCE_KINDS: Readonly<Record<string, (ctx: SourceContext) => Sourc
     }),
   kafka: ({ config, log, pool, metrics, routes }) =>
     new KafkaSource({ settings: config.kafka, kafka: createKafka(config.kafka, log, 'consumer'), topics: routes, pool, log: log.child({ source: 'kafka' }), metrics }),
-  nats: ({ config, log, routes }) =>
-    new NatsSource({ settings: config.nats, subjects: routes, log: log.child({ source: 'nats' }), maxBatch: config.batchSize }),
+  nats: ({ config, log, routes, capture }) =>
+    new NatsSource({ settings: config.nats, subjects: routes, streamSubjects: capture, log: log.child({ source: 'nats' }), maxBatch: config.batchSize }),
   mqtt: ({ config, log, pool, routes }) =>
     new MqttSource({ settings: config.mqtt, topics: routes, log: log.child({ source: 'mqtt' }), pool, maxBatch: config.batchSize }),
 };

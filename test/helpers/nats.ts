@@ -54,6 +54,14 @@ export class TestNats {
     return out;
   }
 
+  /** Deletes every stream that captures one of these subjects (a test broker's leftovers). */
+  async deleteStreamsCapturing(...subjects: string[]): Promise<void> {
+    const jsm = await jetstreamManager(this.nc);
+    for await (const info of jsm.streams.list()) {
+      if (info.config.subjects?.some((x) => subjects.includes(x))) await jsm.streams.delete(info.config.name).catch(() => undefined);
+    }
+  }
+
   async deleteStreams(...names: string[]): Promise<void> {
     const jsm = await jetstreamManager(this.nc);
     for (const n of names) await jsm.streams.delete(n).catch(() => undefined);

@@ -38,6 +38,7 @@ export class NatsSource implements Source {
   readonly kind = 'nats';
   readonly #s: NatsSettings;
   readonly #subjects: ReadonlyArray<string>;
+  readonly #streamSubjects: ReadonlyArray<string>;
   readonly #log: Logger;
   readonly #maxBatch: number;
   readonly #conn: NatsConnectionHolder;
@@ -47,9 +48,10 @@ export class NatsSource implements Source {
   #buffer: Held[] = [];
   #consuming = false;
 
-  constructor(options: { settings: NatsSettings; subjects: ReadonlyArray<string>; log: Logger; maxBatch: number }) {
+  constructor(options: { settings: NatsSettings; subjects: ReadonlyArray<string>; streamSubjects?: ReadonlyArray<string>; log: Logger; maxBatch: number }) {
     this.#s = options.settings;
     this.#subjects = options.subjects;
+    this.#streamSubjects = options.streamSubjects ?? options.subjects;
     this.#log = options.log;
     this.#maxBatch = options.maxBatch;
     this.name = `nats:${this.#s.stream}`;
@@ -63,8 +65,8 @@ export class NatsSource implements Source {
 
   async #setup(nc: NatsConnection): Promise<void> {
     const jsm = await jetstreamManager(nc);
-    await ensureStream(jsm, this.#s.stream, this.#subjects);
-    await ensureStream(jsm, this.#s.dlqStream, this.#subjects.map(dlqSubject));
+    await ensureStream(jsm, this.#s.stream, this.#streamSubjects);
+    await ensureStream(jsm, this.#s.dlqStream, this.#streamSubjects.map(dlqSubject));
     this.#js = jetstream(nc);
     for (const subject of this.#subjects) {
       const durable = durableName(this.#s.durable, subject);
