@@ -11,6 +11,7 @@ process.on('warning', (warning: Error) => {
 import { registerBackfill } from './backfill.ts';
 import { registerCheckConfig } from './check-config.ts';
 import { registerDemo } from './demo.ts';
+import { registerDlq } from './dlq.ts';
 import { registerLoad } from './load/command.ts';
 import { registerMigrate } from './migrate.ts';
 import { registerRun } from './run.ts';
@@ -27,6 +28,7 @@ registerMigrate(program);
 registerCheckConfig(program);
 registerLoad(program);
 registerBackfill(program);
+registerDlq(program);
 
 try {
   await program.parseAsync(process.argv);

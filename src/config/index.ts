@@ -4,6 +4,7 @@ import { DEFAULT_EMA } from '../processors/anomaly/ema.ts';
 import { parseZone, UTC } from '../processors/timestamps.ts';
 import { DOMAINS } from '../domains/index.ts';
 import type { AnalyticsSettings } from '../domains/analytics/settings.ts';
+import type { RetrySettings } from '../dlq/retry-worker.ts';
 import { isSourceKind, type SourceKind } from '../sources/kinds.ts';
 import { EnvReader, parseDuration, type Env } from './env.ts';
 import { planPipelines, type PipelinePlan } from './pipelines.ts';
@@ -95,6 +96,7 @@ export interface Config {
   readonly gridTelemetry: GridTelemetrySettings;
   readonly analytics: AnalyticsSettings;
   readonly retry: { readonly initialMs: number; readonly maxMs: number };
+  readonly dlqRetry: RetrySettings;
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -249,6 +251,13 @@ export function loadConfig(env: Env): { config: Config; problems: string[] } {
       retentionMonths: r.int('METER_RETENTION_MONTHS', 12, 1, 1200),
     },
     analytics: analyticsSettings(r, domainParts['analytics'] ?? []),
+    dlqRetry: {
+      enabled: r.bool('DLQ_RETRY_ENABLED', true),
+      maxRetries: r.int('DLQ_MAX_RETRIES', 5, 0, 1000),
+      initialDelayMs: r.duration('DLQ_RETRY_DELAY', 30_000, 's'),
+      maxDelayMs: r.duration('DLQ_RETRY_MAX_DELAY', 3_600_000, 's'),
+      intervalMs: r.duration('DLQ_RETRY_INTERVAL', 15_000, 's'),
+    },
     retry: {
       initialMs: r.duration('RETRY_INITIAL', 200, 'ms'),
       maxMs: r.duration('RETRY_MAX', 10_000, 'ms'),

@@ -12,6 +12,7 @@ export const DLQ_HEADERS = {
   offset: 'x-original-offset',
   attempts: 'x-attempts',
   firstFailedAt: 'x-first-failed-at',
+  deadLetteredAt: 'x-dead-lettered-at',
 } as const;
 
 const MAX_REASON = 1024;
@@ -25,6 +26,7 @@ export function deadLetterHeaders(delivery: Delivery, error: IngestError, now = 
     [DLQ_HEADERS.source]: delivery.origin.stream ?? delivery.route,
     [DLQ_HEADERS.attempts]: String(delivery.origin.attempts),
     [DLQ_HEADERS.firstFailedAt]: delivery.origin.firstFailedAt ?? now.toISOString(),
+    [DLQ_HEADERS.deadLetteredAt]: now.toISOString(),
   };
   if (delivery.origin.stream !== undefined) h[DLQ_HEADERS.routingKey] = delivery.route;
   if (delivery.origin.partition !== undefined) h[DLQ_HEADERS.partition] = String(delivery.origin.partition);

@@ -109,6 +109,8 @@ export function createMetrics() {
     kafkaConsumerConnected: new Gauge({ name: 'kafka_consumer_connected', help: '1 while the consumer is a member of its group', registers: [registry] }),
     kafkaProducerConnected: new Gauge({ name: 'kafka_producer_connected', help: '1 while the producer is connected', registers: [registry] }),
     rabbitmqConnected: new Gauge({ name: 'rabbitmq_connected', help: '1 while connected to RabbitMQ', labelNames: ['role'], registers: [registry] }),
+    dlqRetried: new Counter({ name: 'stream_dlq_retries_total', help: 'Dead letters re-injected by the retry worker', labelNames: ['source'], registers: [registry] }),
+    dlqExhausted: new Counter({ name: 'stream_dlq_exhausted_total', help: 'Dead letters moved to exhausted_events after DLQ_MAX_RETRIES', labelNames: ['source'], registers: [registry] }),
     natsConnected: new Gauge({ name: 'nats_connected', help: '1 while connected to NATS', labelNames: ['role'], registers: [registry] }),
     mqttConnected: new Gauge({ name: 'mqtt_connected', help: '1 while connected to the MQTT broker', registers: [registry] }),
     dbConnected: new Gauge({ name: 'timescaledb_connected', help: '1 while the database answers', registers: [registry] }),

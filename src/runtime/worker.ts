@@ -13,6 +13,8 @@ import { Readiness } from './health.ts';
 import type { Logger } from './logger.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { OutboxRelay } from './outbox-relay.ts';
+import { deadLetterQueues } from '../dlq/index.ts';
+import { DeadLetterRetryWorker } from '../dlq/retry-worker.ts';
 import { Pipeline } from './pipeline.ts';
 import { TaskRunner } from './tasks.ts';
 
@@ -177,6 +179,10 @@ export async function startWorker(config: Config, log: Logger, runtime: WorkerRu
   }
   relay.start(stopping.signal);
   tasks.start();
+  // The retry worker works on the brokers' own dead letters (not the demo's in-process ones).
+  const retrying = config.dlqRetry.enabled && overrides.source === undefined
+    ? new DeadLetterRetryWorker({ queues: deadLetterQueues(config, pool, log), pool, log: log.child({ component: 'dlq-retry' }), metrics, settings: config.dlqRetry }).run(stopping.signal)
+    : Promise.resolve();
   const running = pipelines.map((p) =>
     p.run(stopping.signal).catch((err: unknown) => {
       // A bug, not a broker or database failure (those are retried inside): exit so the
@@ -197,6 +203,7 @@ export async function startWorker(config: Config, log: Logger, runtime: WorkerRu
     await Promise.race([Promise.all(running), sleep(Math.max(0, deadline - Date.now() - 1000), grace.signal)]);
     grace.abort();
     await tasks.stop(); // closes what the last batches completed
+    await Promise.race([retrying, sleep(Math.max(0, deadline - Date.now() - 2000))]);
     await relay.stopped();
     const left = await relay.drain(deadline - 500);
     if (left > 0) log.warn({ outbox_rows: left }, 'outbox not empty at shutdown; the next start publishes it');

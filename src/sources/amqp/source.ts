@@ -143,6 +143,9 @@ export class AmqpSource implements Source {
   }
 
   async close(): Promise<void> {
+    // Closing the channels first flushes the last acks (a connection close can drop them).
+    await this.#channel?.close().catch(() => undefined);
+    await this.#dlq?.close().catch(() => undefined);
     await this.#session.close();
   }
 }

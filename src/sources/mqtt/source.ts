@@ -9,6 +9,7 @@ import { redactText } from '../../runtime/redact.ts';
 import type { Delivery, DeliveryBatch, Outcome, Source, SourceStatus } from '../types.ts';
 
 interface Held {
+  readonly headers: Readonly<Record<string, string>>;
   readonly topic: string;
   readonly payload: Buffer;
   readonly messageId: number;
@@ -98,7 +99,10 @@ export class MqttSource implements Source {
       if (packet.qos === 0 || packet.messageId === undefined) {
         this.#log.warn({ topic }, 'QoS 0 message taken as is (no redelivery possible)');
       }
-      this.#buffer.push({ topic, payload, messageId: packet.messageId ?? 0, dup: packet.dup, generation: this.#generation, receivedAt: Date.now() });
+      // MQTT 5 user properties are the message's headers (a replayed dead letter carries x-attempts).
+      const headers: Record<string, string> = {};
+      for (const [k, v] of Object.entries(packet.properties?.userProperties ?? {})) headers[k] = Array.isArray(v) ? v.join(',') : String(v);
+      this.#buffer.push({ headers, topic, payload, messageId: packet.messageId ?? 0, dup: packet.dup, generation: this.#generation, receivedAt: Date.now() });
       this.#bell.ring();
     });
     client.on('error', (err) => {
@@ -120,9 +124,12 @@ export class MqttSource implements Source {
   }
 
   #batch(held: Held[]): DeliveryBatch {
-    const deliveries: Delivery[] = held.map((h) => ({
-      id: undefined, route: h.topic, body: h.payload, headers: {}, receivedAt: h.receivedAt, origin: { attempts: h.dup ? 2 : 1 },
-    }));
+    const deliveries: Delivery[] = held.map((h) => {
+      const replayed = Number(h.headers['x-attempts']);
+      const origin: { attempts: number; firstFailedAt?: string } = { attempts: (Number.isFinite(replayed) ? replayed : 0) + (h.dup ? 2 : 1) };
+      if (h.headers['x-first-failed-at'] !== undefined) origin.firstFailedAt = h.headers['x-first-failed-at'];
+      return { id: h.headers['x-message-id'], route: h.topic, body: h.payload, headers: h.headers, receivedAt: h.receivedAt, origin };
+    });
     return { deliveries, settle: (outcome) => this.#settle(held, deliveries, outcome) };
   }
 
@@ -133,7 +140,8 @@ export class MqttSource implements Source {
         const d = deliveries[index]!;
         return {
           route: d.route, body: d.body, headers: JSON.stringify(deadLetterHeaders(d, error)), errorClass: error.errorClass, errorCode: error.code, reason: error.message,
-          key: createHash('sha256').update(d.route).update('\u0000').update(d.body).digest('hex'),
+          // A redelivery (crash before the PUBACK) is one row; a replay that fails again is a new one.
+          key: createHash('sha256').update(d.route).update('\u0000').update(String(d.origin.attempts)).update('\u0000').update(d.body).digest('hex'),
         };
       });
       await this.#pool.query(
