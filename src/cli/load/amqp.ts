@@ -27,7 +27,7 @@ const drained = (ch: ConfirmChannel): Promise<void> =>
   });
 
 /** Publishes on one confirm channel; flush waits until the broker has confirmed everything published. */
-const channelSender = (ch: ConfirmChannel, exchange: string, routingKey: string, events: SendEvents): Sender => {
+const channelSender = (ch: ConfirmChannel, exchange: string, routingKey: string, perMessage: boolean, events: SendEvents): Sender => {
   let outstanding = 0;
   let closed = false;
   let allConfirmed: (() => void) | null = null;
@@ -55,7 +55,7 @@ const channelSender = (ch: ConfirmChannel, exchange: string, routingKey: string,
       props.messageId = msg.id;
       let flowing: boolean;
       try {
-        flowing = ch.publish(exchange, routingKey, msg.body, props, onConfirm);
+        flowing = ch.publish(exchange, perMessage && msg.route !== undefined ? msg.route : routingKey, msg.body, props, onConfirm);
       } catch (err) {
         events.error(err);
         closed = true;
@@ -96,9 +96,10 @@ export const amqpTransport: Transport = {
     const exchange = options.exchange ?? env['RABBITMQ_INGEST_EXCHANGE'] ?? DEFAULT_EXCHANGE;
     const routingKey = options.routingKey ?? options.topic ?? route.routingKey ?? env['RABBITMQ_INGEST_ROUTING_KEY'] ?? DEFAULT_ROUTING_KEY;
     const declare = options.declare ?? true;
+    const perMessage = options.routingKey === undefined && options.topic === undefined && domain.messageRoutes !== undefined;
     return {
       broker: redactUrl(url),
-      destination: { exchange, 'routing key': routingKey },
+      destination: perMessage ? { exchange, 'routing keys': domain.messageRoutes!.join(', ') } : { exchange, 'routing key': routingKey },
       async open({ concurrency, events }: OpenOptions): Promise<Connection> {
         let conn: ChannelModel;
         try {
@@ -125,7 +126,7 @@ export const amqpTransport: Transport = {
           throw err;
         }
         return {
-          senders: channels.map((ch) => channelSender(ch, exchange, routingKey, events)),
+          senders: channels.map((ch) => channelSender(ch, exchange, routingKey, perMessage, events)),
           abandon() {
             closing = true;
             // Outstanding confirm callbacks then run with an error, which resolves every flush.

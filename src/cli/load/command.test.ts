@@ -51,7 +51,10 @@ describe('transportFor', () => {
   });
 
   it('rejects other schemes and non-URLs without echoing credentials', () => {
-    throwsOption(() => transportFor('nats://127.0.0.1:4222', loadDomain('energy-meter'), {}), '--broker', /unsupported scheme "nats:".*amqp:, amqps:, kafka:/);
+    throwsOption(() => transportFor('mqtt://127.0.0.1:1883', loadDomain('energy-meter'), {}), '--broker', /unsupported scheme "mqtt:".*amqp:, amqps:, kafka:, nats:/);
+    const { transport, url } = transportFor('nats://127.0.0.1:4222', loadDomain('energy-meter'), {});
+    throwsOption(() => transport.prepare(url, loadDomain('energy-meter'), {}, {}), '--broker', /energy-meter cannot be sent to NATS/);
+    assert.deepEqual(transportFor(undefined, loadDomain('chat-events'), {}).url, 'nats://127.0.0.1:4222');
     throwsOption(() => transportFor('user:secret@host', loadDomain('energy-meter'), {}), '--broker', /^--broker: the value is not a broker URL/);
   });
 });

@@ -18,6 +18,7 @@ export interface RawOptions {
   duration?: string; count?: string; concurrency: string; batchSize: string; meters: string; anomalyRate: string;
   invalidRate: string; outOfOrderRate?: string; lateRate?: string; seed?: string; startTime?: string; interval?: string;
   idsFile?: string; metricsPort?: string; progress: boolean; declare?: boolean;
+  subjects?: string; companyIds?: string; company_ids?: string; historyCount?: string;
 }
 
 /** Turns the command line into LoadOptions, throwing OptionError (exit 2) on bad values. */
@@ -51,6 +52,9 @@ export const loadOptionsFromCli = (raw: RawOptions, stderrIsTty: boolean, env: N
     metricsPort: opt(raw.metricsPort, (v) => parsePort(v, '--metrics-port')),
     progress: raw.progress && stderrIsTty ? 'bar' : 'lines',
     declare: raw.declare ?? true,
+    subjects: opt(raw.subjects, (v) => v.split(',').map((x) => x.trim()).filter((x) => x !== '')),
+    companyIds: opt(raw.companyIds ?? raw.company_ids, (v) => v.split(',').map((x) => x.trim()).filter((x) => x !== '')),
+    historyCount: opt(raw.historyCount, (v) => parsePositiveInt(v, '--history-count')),
   } as const;
   if (o.concurrency > MAX_CONCURRENCY) throw new OptionError('--concurrency', `at most ${MAX_CONCURRENCY} channels or producers`);
   // Drop unset keys: LoadOptions properties are optional, not undefined-able.
@@ -101,6 +105,10 @@ export const registerLoad = (program: Command): Command =>
     )
     .option('--ids-file <path>', 'write the id of every message sent, one per line (energy-meter: request_id; grid-telemetry: meter@epoch-ms)')
     .option('--metrics-port <port>', 'serve Prometheus metrics on this port while running')
+    .option('--subjects <list>', 'chat-events: base subjects to draw from, e.g. v1.chats.upsert,v1.history.messages (default: all)')
+    .option('--company-ids <list>', 'chat-events: companies, comma-separated (default: CompanyAAA01,CompanyBBB02)')
+    .option('--company_ids <list>', 'alias of --company-ids')
+    .option('--history-count <n>', 'chat-events: items per history batch (default: 10)')
     .option('--no-progress', 'no progress bar; print a status line every 5 s instead')
     .option('--declare', 'declare the destination first: assert the exchange as a durable topic exchange, or create the Kafka topic if missing (default)')
     .option('--no-declare', 'publish to the exchange or topic as it is')

@@ -36,8 +36,24 @@ describe('loadDomain', () => {
   });
 
   it('says which domains are not available yet, and rejects unknown ones', () => {
-    throwsOption(() => loadDomain('chat-events'), '--domain', /not available yet.*energy-meter, grid-telemetry/);
+    throwsOption(() => loadDomain('smart-grid'), '--domain', /not available yet.*energy-meter, grid-telemetry, analytics, chat-events/);
     throwsOption(() => loadDomain('nope'), '--domain', /unknown value "nope"/);
+  });
+});
+
+describe('createLoadGenerator: chat-events and analytics', () => {
+  it('chat-events: the tester\'s options; each message carries its subject and event id', () => {
+    const msgs = take('chat-events', { companyIds: ['AAA01', 'BBB02'], subjects: ['v1.messages.upsert', 'v1.history.chats'], historyCount: 3, invalidRate: 0 }, 200);
+    assert.ok(msgs.every((m) => /^v1\.(messages\.upsert|history\.chats)\.(AAA01|BBB02)$/.test(m.route!)));
+    assert.ok(msgs.every((m) => m.id.startsWith('ev-')));
+    const history = msgs.find((m) => m.kind === 'history')!;
+    assert.equal((JSON.parse(history.body.toString()) as { data: unknown[] }).data.length, 3);
+    throwsOption(() => take('chat-events', { subjects: ['v1.orders.upsert'] }, 1), '--subjects', /unknown subject "v1.orders.upsert"/);
+    throwsOption(() => take('chat-events', { companyIds: ['a-b'] }, 1), '--company-ids', /not a company id/);
+  });
+  it('analytics: messages spread over the four topics', () => {
+    const routes = new Set(take('analytics', {}, 400).map((m) => m.route));
+    assert.deepEqual([...routes].sort(), ['device.health', 'lab.results', 'sensors.device.readings', 'sensors.sweep.readings']);
   });
 });
 

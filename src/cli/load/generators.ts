@@ -4,6 +4,8 @@
  * Every generated message carries the meter as its key (Kafka partitioning) and the id the
  * worker derives for it (written to --ids-file).
  */
+import { ANALYTICS_TOPICS, createAnalyticsGenerator } from '../../sim/analytics.ts';
+import { CHAT_SUBJECTS, createChatGenerator } from '../../sim/chat-events.ts';
 import { createEnergyMeterGenerator, meterFingerprint, MESSAGE_KINDS } from '../../sim/energy-meter.ts';
 import { createGridTelemetryGenerator, GRID_MESSAGE_KINDS } from '../../sim/grid-telemetry.ts';
 import { OptionError } from '../options.ts';
@@ -15,6 +17,8 @@ export interface LoadMessage {
   readonly id: string;
   readonly body: Buffer;
   readonly kind: string;
+  /** Where this message goes (topic, routing key, subject) when the domain has several; else the run's destination. */
+  readonly route?: string;
 }
 
 export interface LoadGenerator {
@@ -34,9 +38,15 @@ export interface GeneratorOptions {
   readonly invalidRate: number;
   readonly outOfOrderRate: number;
   readonly lateRate: number;
+  /** chat-events: base subjects to draw from (`v1.messages.upsert`…). */
+  readonly subjects?: ReadonlyArray<string>;
+  /** chat-events: companies. */
+  readonly companyIds?: ReadonlyArray<string>;
+  /** chat-events: items per history batch. */
+  readonly historyCount?: number;
 }
 
-export type BrokerKind = 'amqp' | 'kafka';
+export type BrokerKind = 'amqp' | 'kafka' | 'nats';
 
 export interface LoadDomain {
   readonly name: string;
@@ -51,7 +61,10 @@ export interface LoadDomain {
   readonly routes: {
     readonly amqp?: { readonly routingKey: string | null };
     readonly kafka?: { readonly topic: string };
+    readonly nats?: { readonly subject: string };
   };
+  /** Every route its messages may carry (topics to create, subjects a stream must capture); absent = the one destination. */
+  readonly messageRoutes?: ReadonlyArray<string>;
   /** Throws an OptionError naming the flag if the options do not suit this domain. */
   check(o: GeneratorOptions): void;
   /** The generator, for options that passed `check`. */
@@ -59,7 +72,59 @@ export interface LoadDomain {
 }
 
 /** Domains the worker has that `ingestd load` cannot generate yet. */
-const PLANNED_DOMAINS = ['analytics', 'chat-events', 'smart-grid'];
+const PLANNED_DOMAINS = ['smart-grid'];
+
+const analytics: LoadDomain = {
+  name: 'analytics',
+  kinds: ['valid', 'out-of-spec', 'drift', 'invalid'],
+  defaultBroker: 'kafka',
+  // Each message goes to its sub-domain's topic (or routing key, subject).
+  routes: { amqp: { routingKey: 'sensors.device.readings' }, kafka: { topic: 'sensors.device.readings' }, nats: { subject: 'sensors.device.readings' } },
+  messageRoutes: ANALYTICS_TOPICS,
+  check(o) {
+    if (o.outOfOrderRate > 0 || o.lateRate > 0) throw new OptionError('--late-rate', 'applies to grid-telemetry only');
+  },
+  create(o) {
+    const gen = createAnalyticsGenerator({ seed: o.seed, machines: o.meters, startTime: o.startTime, intervalMs: o.intervalMs ?? 100, anomalyRate: o.anomalyRate, invalidRate: o.invalidRate });
+    let seq = 0;
+    return {
+      next() {
+        const m = gen.next();
+        return { key: m.key, id: `${m.topic}#${seq++}`, body: m.body, kind: m.kind, route: m.topic };
+      },
+    };
+  },
+};
+
+const chatEvents: LoadDomain = {
+  name: 'chat-events',
+  kinds: ['realtime', 'stale', 'history', 'invalid'],
+  defaultBroker: 'nats',
+  routes: { nats: { subject: 'v1.>' } },
+  messageRoutes: ['v1.>'],
+  check(o) {
+    for (const s of o.subjects ?? []) {
+      if (!(CHAT_SUBJECTS as readonly string[]).includes(s)) throw new OptionError('--subjects', `unknown subject "${s}" (expected some of ${CHAT_SUBJECTS.join(', ')})`);
+    }
+    for (const c of o.companyIds ?? []) {
+      if (!/^[A-Za-z0-9_]{1,48}$/.test(c)) throw new OptionError('--company-ids', `"${c}" is not a company id (letters, digits, _; at most 48)`);
+    }
+    if (o.historyCount !== undefined && !(Number.isSafeInteger(o.historyCount) && o.historyCount >= 1)) throw new OptionError('--history-count', 'must be a whole number >= 1');
+  },
+  create(o) {
+    const gen = createChatGenerator({
+      seed: o.seed, companies: o.companyIds ?? ['CompanyAAA01', 'CompanyBBB02'], ...(o.subjects === undefined ? {} : { subjects: o.subjects }),
+      historyCount: o.historyCount ?? 10, startTime: o.startTime, invalidRate: o.invalidRate, staleRate: o.anomalyRate,
+    });
+    return {
+      next() {
+        const m = gen.next();
+        const id = /"event_id":"([^"]*)"/.exec(m.body.toString())?.[1] ?? '';
+        return { key: m.subject.split('.')[3] ?? '', id, body: m.body, kind: m.kind, route: m.subject };
+      },
+    };
+  },
+};
 
 const energyMeter: LoadDomain = {
   name: 'energy-meter',
@@ -116,7 +181,7 @@ const gridTelemetry: LoadDomain = {
   },
 };
 
-export const LOAD_DOMAINS: readonly LoadDomain[] = [energyMeter, gridTelemetry];
+export const LOAD_DOMAINS: readonly LoadDomain[] = [energyMeter, gridTelemetry, analytics, chatEvents];
 
 export const loadDomain = (name: string): LoadDomain => {
   const wanted = name.trim();

@@ -105,8 +105,8 @@ const cachedDefaultPartitioner: ICustomPartitioner = () => {
  * request at a time (kafkajs' idempotent producer must not have concurrent sends), each of
  * at most batchSize messages.
  */
-const producerSender = (producer: Producer, topic: string, batchSize: number, events: SendEvents) => {
-  let pending: Message[] = [];
+const producerSender = (producer: Producer, topic: string, perMessage: boolean, batchSize: number, events: SendEvents) => {
+  let pending: Array<Message & { topic: string }> = [];
   let sending = false;
   let closed = false;
   const idle: Array<() => void> = [];
@@ -119,7 +119,10 @@ const producerSender = (producer: Producer, topic: string, batchSize: number, ev
         const batch = pending.length <= batchSize ? pending : pending.slice(0, batchSize);
         pending = pending.length <= batchSize ? [] : pending.slice(batchSize);
         try {
-          await producer.send({ topic, acks: -1, messages: batch });
+          // One request for the batch, grouped by topic when messages carry their own.
+          const byTopic = new Map<string, Message[]>();
+          for (const m of batch) byTopic.set(m.topic, [...(byTopic.get(m.topic) ?? []), m]);
+          await producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([t, messages]) => ({ topic: t, messages })) });
           events.confirmed(batch.length);
         } catch (err) {
           events.failed(batch.length);
@@ -135,7 +138,7 @@ const producerSender = (producer: Producer, topic: string, batchSize: number, ev
   const sender: Sender & { close(): void } = {
     publish(m) {
       if (closed) return false;
-      pending.push(message(m));
+      pending.push({ ...message(m), topic: perMessage && m.route !== undefined ? m.route : topic });
       if (!sending) {
         sending = true;
         // After the caller's synchronous run of publishes, so they go out together.
@@ -181,6 +184,8 @@ export const kafkaTransport: Transport = {
     if (options.exchange !== undefined) throw new OptionError('--exchange', 'applies to AMQP brokers only (Kafka: --topic)');
     if (options.routingKey !== undefined) throw new OptionError('--routing-key', 'applies to AMQP brokers only (Kafka: --topic)');
     const topic = options.topic ?? route.topic;
+    // Domains with several topics send each message to its own, unless --topic pins one.
+    const perMessage = options.topic === undefined && domain.messageRoutes !== undefined;
     if (!/^[A-Za-z0-9._-]{1,249}$/.test(topic) || topic === '.' || topic === '..') {
       throw new OptionError('--topic', `"${topic}" is not a valid Kafka topic name (letters, digits, '.', '_', '-'; at most 249)`);
     }
@@ -190,7 +195,7 @@ export const kafkaTransport: Transport = {
     const broker = `kafka://${brokers.join(',')}`;
     return {
       broker,
-      destination: { topic },
+      destination: perMessage ? { topics: domain.messageRoutes!.join(', ') } : { topic },
       async open({ concurrency, batchSize, events }: OpenOptions): Promise<Connection> {
         const kafka = new Kafka({ clientId: CLIENT_ID, brokers, logLevel: logLevel.WARN, logCreator });
         const producers: Producer[] = [];
@@ -203,7 +208,7 @@ export const kafkaTransport: Transport = {
           clearTimeout(timer);
         };
         try {
-          if (declare) await ensureTopic(kafka, topic, partitions);
+          if (declare) for (const t of perMessage ? domain.messageRoutes ?? [topic] : [topic]) await ensureTopic(kafka, t, partitions);
           for (let i = 0; i < concurrency; i++) {
             const producer = kafka.producer({
               idempotent: true, // acks -1, retries without duplicates
@@ -219,7 +224,7 @@ export const kafkaTransport: Transport = {
           const text = err instanceof Error ? err.message : String(err);
           throw new Error(text.startsWith('cannot ') ? text : `cannot connect to ${broker}: ${text}`, { cause: err });
         }
-        const senders = producers.map((p) => producerSender(p, topic, batchSize, events));
+        const senders = producers.map((p) => producerSender(p, topic, perMessage, batchSize, events));
         return {
           senders,
           abandon() {

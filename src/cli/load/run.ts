@@ -57,6 +57,10 @@ export interface LoadOptions {
   readonly outOfOrderRate?: number;
   /** grid-telemetry: share of readings delivered minutes behind newer ones. */
   readonly lateRate?: number;
+  /** chat-events: base subjects, companies, items per history batch. */
+  readonly subjects?: ReadonlyArray<string>;
+  readonly companyIds?: ReadonlyArray<string>;
+  readonly historyCount?: number;
   readonly seed?: number;
   /** received_at (energy-meter) or event time (grid-telemetry) of the first message, epoch ms (default: now). */
   readonly startTime?: number;
@@ -83,6 +87,9 @@ export const generatorOptions = (options: LoadOptions, seed: number, startTime: 
   outOfOrderRate: options.outOfOrderRate ?? 0,
   lateRate: options.lateRate ?? 0,
   intervalMs: options.intervalMs,
+  ...(options.subjects === undefined ? {} : { subjects: options.subjects }),
+  ...(options.companyIds === undefined ? {} : { companyIds: options.companyIds }),
+  ...(options.historyCount === undefined ? {} : { historyCount: options.historyCount }),
 });
 
 /** Start time of a run without --start-time: now, to the second. */

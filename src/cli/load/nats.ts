@@ -1,0 +1,86 @@
+/**
+ * NATS JetStream transport: each publish awaits the stream's acknowledgement (the
+ * confirm); at most --batch-size are in flight per sender. With --declare (default) the
+ * stream (NATS_STREAM, MESSAGE_EVENTS) is created or extended to capture the subjects.
+ */
+import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { ensureStream } from '../../sources/nats/source.ts';
+import { OptionError, parseUrl } from '../options.ts';
+import type { LoadMessage } from './generators.ts';
+import type { Connection, OpenOptions, PreparedTransport, Sender, SendEvents, Transport } from './transport.ts';
+
+const SCHEMES = ['nats:'];
+
+const jetStreamSender = (js: JetStreamClient, subject: string, perMessage: boolean, batchSize: number, events: SendEvents): Sender & { close(): void } => {
+  const inFlight = new Set<Promise<void>>();
+  let closed = false;
+  return {
+    publish(m: LoadMessage) {
+      if (closed) return false;
+      const p: Promise<void> = js.publish(perMessage && m.route !== undefined ? m.route : subject, m.body, m.id === '' ? {} : { msgID: m.id }).then(
+        () => events.confirmed(1),
+        (err: unknown) => {
+          events.failed(1);
+          if (!closed) events.error(err);
+          closed = true;
+        },
+      ).finally(() => inFlight.delete(p));
+      inFlight.add(p);
+      return inFlight.size >= batchSize ? Promise.race(inFlight) : true;
+    },
+    flush: async () => {
+      await Promise.all(inFlight);
+    },
+    close() {
+      closed = true;
+    },
+  };
+};
+
+export const natsTransport: Transport = {
+  kind: 'nats',
+  schemes: SCHEMES,
+  defaultUrl: (env) => env['NATS_URL'] ?? 'nats://127.0.0.1:4222',
+  prepare(url, domain, options, env): PreparedTransport {
+    parseUrl(url, '--broker', SCHEMES);
+    const route = domain.routes.nats;
+    if (route === undefined) throw new OptionError('--broker', `${domain.name} cannot be sent to NATS (nats:) yet`);
+    if (options.exchange !== undefined || options.routingKey !== undefined) throw new OptionError('--exchange', 'applies to AMQP brokers only (NATS: --topic is the subject)');
+    if (options.partitions !== undefined) throw new OptionError('--partitions', 'applies to Kafka brokers only');
+    const perMessage = options.topic === undefined && domain.messageRoutes !== undefined;
+    const subject = options.topic ?? route.subject;
+    const stream = env['NATS_STREAM'] ?? 'MESSAGE_EVENTS';
+    const declare = options.declare ?? true;
+    return {
+      broker: url,
+      destination: { stream, [perMessage ? 'subjects' : 'subject']: perMessage ? domain.messageRoutes!.join(', ') : subject },
+      async open({ concurrency, batchSize, events }: OpenOptions): Promise<Connection> {
+        let nc: NatsConnection;
+        try {
+          nc = await connect({ servers: url.split(','), name: 'ingestd-load' });
+        } catch (err) {
+          throw new Error(`cannot connect to ${url}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+        }
+        try {
+          if (declare) await ensureStream(await jetstreamManager(nc), stream, perMessage ? domain.messageRoutes! : [subject]);
+        } catch (err) {
+          await nc.close();
+          throw new Error(`cannot declare stream ${stream}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+        }
+        const js = jetstream(nc);
+        const senders = Array.from({ length: concurrency }, () => jetStreamSender(js, subject, perMessage, batchSize, events));
+        return {
+          senders,
+          abandon() {
+            for (const s of senders) s.close();
+            void nc.close();
+          },
+          close: async () => {
+            await nc.drain().catch(() => nc.close());
+          },
+        };
+      },
+    };
+  },
+};
