@@ -40,10 +40,19 @@ const ENVELOPE = {
 };
 const envelope = (data: object): object => ({ type: 'object', required: ['event_id', 'type', 'company_id', 'occurred_at', 'data'], properties: { ...ENVELOPE, data } });
 
+/** The JSON Schema of one event type (`messages.upsert`, `history.chats`…), as docs/schemas/chat-events/ holds it. */
+export function chatEventSchema(mode: 'upsert' | 'history', entity: Entity): object {
+  return {
+    $id: `ingestd/chat-events/${mode === 'upsert' ? `${entity}.upsert` : `history.${entity}`}`,
+    ...(envelope(mode === 'upsert' ? itemSchema(entity) : { type: 'array', maxItems: 100_000, items: itemSchema(entity) }) as Record<string, unknown>),
+  };
+}
+
 const checks = new Map<string, (v: unknown) => string | null>();
 const itemChecks = new Map<Entity, (v: unknown) => string | null>();
 for (const entity of ENTITIES) {
   checks.set(`upsert/${entity}`, compileSchema(envelope(itemSchema(entity))));
+  // History items are checked one by one (an invalid item is skipped, not the batch).
   checks.set(`history/${entity}`, compileSchema(envelope({ type: 'array', maxItems: 100_000, items: { type: 'object' } })));
   itemChecks.set(entity, compileSchema(itemSchema(entity)));
 }
