@@ -1,4 +1,7 @@
 import { after, describe, test } from 'node:test';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -9,6 +12,8 @@ import { createTestDatabase, eventually, queryRows } from '../helpers/db.ts';
 import { NATS_URL, TestNats, uniqueNatsNames } from '../helpers/nats.ts';
 import { WorkerProcess } from '../helpers/worker.ts';
 
+const run = promisify(execFile);
+const SERVICES = fileURLToPath(new URL('../../scripts/services.sh', import.meta.url));
 const COMPANIES = ['CompanyAAA01', 'CompanyBBB02'];
 const SCHEMAS = COMPANIES.map((c) => `tenant_${c.toLowerCase()}`);
 
@@ -116,5 +121,34 @@ describe('chat-events over a real NATS JetStream and PostgreSQL', () => {
     assert.ok((await tableCount(db.url, SCHEMAS[1]!, 'messages')) > 0);
     assert.equal(await aaa.kill('SIGTERM'), 0);
     assert.equal(await bbb.kill('SIGTERM'), 0);
+  });
+
+  test('a NATS server restart mid-stream: the worker reconnects, nothing is lost or applied twice', async () => {
+    const { db, names, nats, worker } = await setup(18_931);
+    const w = worker('w', { BATCH_SIZE: '200' });
+    w.start();
+    await w.waitReady();
+    const gen = createChatGenerator({ seed: 5, companies: COMPANIES, historyCount: 10, startTime: Date.parse('2026-05-01T00:00:00Z'), invalidRate: 0.01, staleRate: 0.05 });
+    const sent = Array.from({ length: 8000 }, () => gen.next());
+    await nats.publish(sent);
+    await nats.close();
+    await eventually(async () => (await tableCount(db.url, SCHEMAS[0]!, 'messages')) > 0, 30_000, 'consuming');
+    await run('pkill', ['-TERM', '-x', 'nats-server']);
+    cleanups.push(() => run('bash', [SERVICES, 'nats'])); // never leave the server down
+    await eventually(async () => (await w.http('/ready')).status === 503, 30_000, 'readiness false while NATS is down');
+    await new Promise((r) => setTimeout(r, 2000));
+    await run('bash', [SERVICES, 'nats']);
+    await w.waitReady(60_000);
+    const expected = expectedChatState(sent);
+    await eventually(async () => (await chatStateMismatches(db.url, expected, SCHEMAS)).length === 0, 90_000, 'state as expected after the restart');
+    const again = await TestNats.open();
+    cleanups.push(() => again.close());
+    const invalid = sent.filter((m) => m.kind === 'invalid').length;
+    await eventually(async () => (await again.streamSize(names.NATS_DLQ_STREAM!)) >= invalid, 30_000, 'dead letters');
+    const letters = await again.readStream(names.NATS_DLQ_STREAM!);
+    assert.equal(new Set(letters.map((l) => l.headers['x-original-offset'])).size, invalid, 'every invalid event dead-lettered');
+    const logged = (await Promise.all(SCHEMAS.map((s) => queryRows<{ n: string }>(db.url, `SELECT count(*) AS n FROM "${s}".onboarding_log`)))).reduce((n, r) => n + Number(r[0]!.n), 0);
+    assert.equal(logged, sent.filter((m) => m.kind === 'history').length, 'each history batch imported once');
+    assert.equal(await w.kill('SIGTERM'), 0);
   });
 });

@@ -149,18 +149,29 @@ export class NatsSource implements Source {
       return;
     }
     const dead = new Set<number>();
-    if (outcome.deadLetter.length > 0) {
-      await Promise.all(outcome.deadLetter.map(({ index, error }) => {
-        dead.add(index);
-        const { msg } = held[index]!;
-        const h = natsHeaders();
-        for (const [k, v] of Object.entries({ ...deliveries[index]!.headers, ...deadLetterHeaders(deliveries[index]!, error) })) {
-          if (k !== 'Nats-Msg-Id' && !k.startsWith('Nats-Expected')) h.set(k, v);
-        }
-        return this.#js!.publish(dlqSubject(msg.subject), msg.data, { headers: h, msgID: `dlq:${this.#s.stream}:${msg.seq}` });
-      }));
-    }
-    held.forEach(({ msg }, i) => (dead.has(i) ? msg.term('dead-lettered') : msg.ack()));
+    const unsettled = new Set<number>();
+    await Promise.all(outcome.deadLetter.map(async ({ index, error }) => {
+      dead.add(index);
+      const { msg } = held[index]!;
+      const h = natsHeaders();
+      for (const [k, v] of Object.entries({ ...deliveries[index]!.headers, ...deadLetterHeaders(deliveries[index]!, error) })) {
+        if (k !== 'Nats-Msg-Id' && !k.startsWith('Nats-Expected')) h.set(k, v);
+      }
+      try {
+        await this.#js!.publish(dlqSubject(msg.subject), msg.data, { headers: h, msgID: `dlq:${this.#s.stream}:${msg.seq}` });
+      } catch (err) {
+        // The copy did not reach the DLQ stream (server down): leave the original unacknowledged;
+        // JetStream redelivers it after AckWait and it is dead-lettered then.
+        unsettled.add(index);
+        this.#log.warn({ subject: msg.subject, seq: msg.seq, err: (err as Error).message }, 'dead letter not published; left for redelivery');
+      }
+    }));
+    held.forEach(({ msg }, i) => {
+      if (unsettled.has(i)) return;
+      // Acks are fire-and-forget: one lost while the server restarts means a redelivery, which the database dedupes.
+      if (dead.has(i)) msg.term('dead-lettered');
+      else msg.ack();
+    });
   }
 
   async close(): Promise<void> {
