@@ -140,8 +140,9 @@ export class MqttSource implements Source {
         const d = deliveries[index]!;
         return {
           route: d.route, body: d.body, headers: JSON.stringify(deadLetterHeaders(d, error)), errorClass: error.errorClass, errorCode: error.code, reason: error.message,
-          // A redelivery (crash before the PUBACK) is one row; a replay that fails again is a new one.
-          key: createHash('sha256').update(d.route).update('\u0000').update(String(d.origin.attempts)).update('\u0000').update(d.body).digest('hex'),
+          // A redelivery (crash before the PUBACK) is the same row; a replay (which carries the
+          // x-attempts of its dead letter) that fails again is a new one.
+          key: createHash('sha256').update(d.route).update('\u0000').update(d.headers['x-attempts'] ?? '0').update('\u0000').update(d.body).digest('hex'),
         };
       });
       await this.#pool.query(
