@@ -3,7 +3,8 @@
 # ingestd's tests, demo and benchmarks, run from the jars on Maven Central: no
 # Docker, no tarball download, nothing installed system-wide.
 #
-# Usage: bash scripts/kafka.sh start|stop|status|create-topic NAME PARTITIONS|reset
+# Usage: bash scripts/kafka.sh start|stop|status|create-topic NAME PARTITIONS|
+#                             ensure-topics NAME:PARTITIONS...|reset
 #
 #   start         fetch the jars if missing, format storage once, start the broker
 #                 in the background and wait until it answers on 127.0.0.1:9092.
@@ -11,6 +12,10 @@
 #   stop          SIGTERM (controlled shutdown), wait, SIGKILL only as a last resort.
 #   status        "kafka: running ..." (exit 0) or "kafka: stopped" (exit 3).
 #   create-topic  create topic NAME with PARTITIONS partitions unless it exists.
+#   ensure-topics create each topic NAME with PARTITIONS partitions, or grow it to
+#                 PARTITIONS if it has fewer (e.g. auto-created by a producer);
+#                 silent when nothing changes. bash scripts/services.sh kafka
+#                 runs it for its KAFKA_TOPICS after start.
 #   reset         stop and delete all broker data (topics, offsets, cluster id);
 #                 the jar cache is kept. The next start formats a new cluster.
 #
@@ -337,6 +342,47 @@ cmd_create_topic() {
   echo "kafka: topic $name created ($parts partitions)"
 }
 
+# Partition count of topic $1, or nothing if it does not exist (or the broker
+# does not answer: the create that follows then fails loudly).
+partition_count() {
+  local out
+  out="$(topics --describe --topic "$1" 2>/dev/null || true)"
+  sed -n 's/.*PartitionCount: *\([0-9]*\).*/\1/p' <<<"$out" | head -n 1
+}
+
+cmd_ensure_topics() {
+  [[ $# -gt 0 ]] || die "usage: kafka.sh ensure-topics NAME:PARTITIONS..."
+  local spec name parts have
+  for spec in "$@"; do
+    name="${spec%:*}" parts="${spec##*:}"
+    [[ -n $name && $name != "$spec" && $parts =~ ^[1-9][0-9]*$ ]] \
+      || die "ensure-topics: bad spec '$spec' (want NAME:PARTITIONS)"
+  done
+  need_java
+  [[ -d $LIBS && -f $CONF/tools.properties ]] || die "no broker set up in $KHOME: run 'bash scripts/kafka.sh start' first"
+  port_open "$PORT" || die "broker not running on $BOOTSTRAP: run 'bash scripts/kafka.sh start' first"
+  for spec in "$@"; do
+    name="${spec%:*}" parts="${spec##*:}"
+    have="$(partition_count "$name")"
+    if [[ -z $have ]]; then
+      # --if-not-exists: a concurrent creator (or auto-creation) is not an error,
+      # but it may have used fewer partitions, hence the second look.
+      topics --create --if-not-exists --topic "$name" --partitions "$parts" --replication-factor 1 >/dev/null \
+        || die "could not create topic $name"
+      have="$(partition_count "$name")"
+      [[ -n $have ]] || die "topic $name still missing after --create"
+      [[ $have -ge $parts ]] && echo "kafka: topic $name created ($have partitions)"
+    fi
+    if [[ $have -lt $parts ]]; then
+      topics --alter --topic "$name" --partitions "$parts" >/dev/null \
+        || die "could not grow topic $name from $have to $parts partitions"
+      echo "kafka: topic $name grown from $have to $parts partitions"
+    elif [[ $have -gt $parts ]]; then
+      echo "kafka: topic $name has $have partitions (wanted $parts; Kafka cannot shrink a topic); left as is" >&2
+    fi
+  done
+}
+
 cmd_reset() {
   cmd_stop
   # with_lock is still held (fd 9) from cmd_stop.
@@ -345,7 +391,7 @@ cmd_reset() {
 }
 
 usage() {
-  echo "usage: bash scripts/kafka.sh start|stop|status|create-topic NAME PARTITIONS|reset"
+  echo "usage: bash scripts/kafka.sh start|stop|status|create-topic NAME PARTITIONS|ensure-topics NAME:PARTITIONS...|reset"
 }
 
 main() {
@@ -356,6 +402,7 @@ main() {
     stop) cmd_stop ;;
     status) cmd_status ;;
     create-topic) cmd_create_topic "$@" ;;
+    ensure-topics) cmd_ensure_topics "$@" ;;
     reset) cmd_reset ;;
     -h | --help | help) usage ;;
     *)

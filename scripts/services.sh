@@ -3,16 +3,25 @@
 # running and reachable on 127.0.0.1: start them if stopped, install them
 # with apt-get if absent. Idempotent and fast when everything is already up.
 #
-# Usage: bash scripts/services.sh [postgres] [rabbitmq] [nats] [mosquitto|mqtt] [kafka] ...
+# Usage: bash scripts/services.sh [postgres] [rabbitmq] [nats] [mosquitto|mqtt] [kafka]
+#                                 [influxdb] [chromium] ...
 #        (no arguments = every supported service)
+#
+# kafka also makes sure the topics in KAFKA_TOPICS exist with (at least) their
+# partition counts. influxdb is InfluxDB 1.x on 127.0.0.1:8086 (HTTP auth off),
+# run with scripts/influxdb.conf and its data under
+# ${XDG_CACHE_HOME:-~/.cache}/ingestd/influxdb. chromium is not a server: it
+# only makes sure Debian's /usr/bin/chromium is installed (browser tests).
 #
 # Assumes Debian 12, running as root (CI containers and dev VMs).
 # Adding a service = writing one `svc_<name>` function and listing it below.
 set -euo pipefail
 
-# Services started when no argument is given (influxdb is not here: it is
-# not supported yet and only fails when asked for explicitly).
-ALL_SERVICES=(postgres rabbitmq nats mosquitto kafka)
+# Services started (or, for chromium, installed) when no argument is given.
+ALL_SERVICES=(postgres rabbitmq nats mosquitto kafka influxdb chromium)
+
+# Topics that svc_kafka creates, or grows to this many partitions, as NAME:PARTITIONS.
+KAFKA_TOPICS=(smart-grid-transactions:32)
 
 # Upper bound for any single service to become ready, in seconds.
 READY_TIMEOUT="${SERVICES_TIMEOUT:-60}"
@@ -235,12 +244,121 @@ svc_kafka() {
   if [[ $state != installed && $out == *started* ]]; then
     state=started
   fi
+  if [[ ${#KAFKA_TOPICS[@]} -gt 0 ]]; then
+    # One tool JVM for all topics (a second or two); quiet unless it changes something.
+    bash "$SCRIPT_DIR/kafka.sh" ensure-topics "${KAFKA_TOPICS[@]}" \
+      || die 1 "kafka: could not create the topics ${KAFKA_TOPICS[*]}"
+  fi
   report kafka 9092 "$state"
 }
 
-# --- not yet supported ------------------------------------------------------
+# --- influxdb ---------------------------------------------------------------
 
-svc_influxdb() { die 2 "influxdb: not yet supported by scripts/services.sh"; }
+# InfluxDB 1.x from Debian's influxdb package (1.6.7 on Debian 12). Whatever
+# already answers /ping on 127.0.0.1:8086 is reused; otherwise we run our own
+# influxd with scripts/influxdb.conf, its state outside the work tree in
+#   $INGESTD_INFLUXDB_HOME (default ${XDG_CACHE_HOME:-$HOME/.cache}/ingestd/influxdb):
+#   meta/ data/ wal/  influxd's directories (passed as INFLUXDB_*_DIR: the
+#                     TOML config cannot expand variables)
+#   influxd.log       its log;  influxd.pid  its pid
+# The package's own init script (which a policy-rc.d may stop from starting it
+# on install) is neither needed nor used.
+INFLUX_PORT=8086
+INFLUX_HOME="${INGESTD_INFLUXDB_HOME:-${XDG_CACHE_HOME:-$HOME/.cache}/ingestd/influxdb}"
+
+influx_ping() {
+  [[ "$(curl -s -o /dev/null -m 2 -w '%{http_code}' "http://$HOST:$INFLUX_PORT/ping")" == 204 ]]
+}
+
+# Pid of the influxd this script started, if that process is still alive.
+influx_managed_pid() {
+  local pid
+  [[ -f $INFLUX_HOME/influxd.pid ]] || return 1
+  pid="$(cat "$INFLUX_HOME/influxd.pid")"
+  [[ $pid =~ ^[0-9]+$ ]] || return 1
+  # Guard against pid reuse: the process must be an influxd.
+  tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -q 'influxd' || return 1
+  echo "$pid"
+}
+
+influx_start() {
+  local conf="$SCRIPT_DIR/influxdb.conf" v
+  [[ -f $conf ]] || die 1 "influxdb: $conf not found"
+  port_open "$INFLUX_PORT" \
+    && die 1 "influxdb: $HOST:$INFLUX_PORT is in use by something that does not answer /ping with 204"
+  port_open 8088 && die 1 "influxdb: $HOST:8088 (influxd's backup/restore RPC port) is already in use"
+  mkdir -p "$INFLUX_HOME/meta" "$INFLUX_HOME/data" "$INFLUX_HOME/wal"
+  # Our conf and dirs only: drop any INFLUXDB_* override from the caller's environment.
+  local envs=(env)
+  for v in $(compgen -e); do
+    if [[ $v == INFLUXDB_* ]]; then envs+=(-u "$v"); fi
+  done
+  envs+=(INFLUXDB_META_DIR="$INFLUX_HOME/meta" INFLUXDB_DATA_DIR="$INFLUX_HOME/data"
+    INFLUXDB_DATA_WAL_DIR="$INFLUX_HOME/wal")
+  # setsid: it must outlive this shell (and npm) and its process group.
+  # 8>&-: it must not inherit (and so hold) the lock's descriptor.
+  setsid "${envs[@]}" influxd run -config "$conf" \
+    </dev/null >>"$INFLUX_HOME/influxd.log" 2>&1 8>&- &
+  echo "$!" >"$INFLUX_HOME/influxd.pid"
+}
+
+svc_influxdb() {
+  local state=running pid deadline
+  command -v curl >/dev/null || apt_install curl
+  if ! influx_ping; then
+    state=started
+    if ! command -v influxd >/dev/null; then
+      apt_install influxdb
+      state=installed
+    fi
+    # Serialise concurrent runs: a second one waits here, then finds it up.
+    mkdir -p "$INFLUX_HOME"
+    exec 8>"$INFLUX_HOME/.lock"
+    flock -w $((READY_TIMEOUT * 2)) 8 || die 1 "influxdb: another services.sh holds $INFLUX_HOME/.lock"
+    if influx_ping; then
+      # A concurrent run started it while we waited for the lock.
+      [[ $state == installed ]] || state=running
+    else
+      # One of ours that is still opening its shards is waited for, not doubled.
+      pid="$(influx_managed_pid)" || { influx_start; pid="$(cat "$INFLUX_HOME/influxd.pid")"; }
+      deadline=$((SECONDS + READY_TIMEOUT))
+      until influx_ping; do
+        if ! kill -0 "$pid" 2>/dev/null; then
+          rm -f "$INFLUX_HOME/influxd.pid"
+          echo "services.sh: influxdb: influxd exited during start-up; last lines of $INFLUX_HOME/influxd.log:" >&2
+          tail -n 20 "$INFLUX_HOME/influxd.log" >&2 || true
+          exit 1
+        fi
+        ((SECONDS < deadline)) \
+          || die 1 "influxdb: influxd (pid $pid) not answering /ping after ${READY_TIMEOUT}s; left running, see $INFLUX_HOME/influxd.log"
+        sleep 0.3
+      done
+    fi
+    exec 8>&-
+  fi
+  report influxdb "$INFLUX_PORT" "$state"
+}
+
+# --- chromium ---------------------------------------------------------------
+
+# Debian's Chromium for headless browser tests (Playwright's executablePath
+# /usr/bin/chromium). Not a server: nothing to start.
+svc_chromium() {
+  local state=present ver
+  if [[ ! -x /usr/bin/chromium ]]; then
+    apt_install chromium
+    state=installed
+  fi
+  # The launcher's /etc/chromium.d/dev-shm prints a harmless "[: N: unexpected
+  # operator" on machines where findmnt lists /dev/shm twice, so its output is
+  # shown only on failure.
+  local out
+  out="$(/usr/bin/chromium --version 2>&1)" \
+    || { echo "$out" >&2; die 1 "chromium: /usr/bin/chromium --version failed"; }
+  ver="$(grep -m 1 '^Chromium ' <<<"$out")" \
+    || { echo "$out" >&2; die 1 "chromium: unexpected /usr/bin/chromium --version output"; }
+  echo "chromium: $state, $ver (/usr/bin/chromium)"
+}
 
 # --- main -------------------------------------------------------------------
 
@@ -262,11 +380,6 @@ main() {
     esac
     declare -F "svc_$name" >/dev/null \
       || die 2 "unknown service '$name' (known: ${ALL_SERVICES[*]})"
-    # Placeholders exit 2 here, before any other service is touched; drop a
-    # name from this list when its real svc_ function lands.
-    case "$name" in
-      influxdb) "svc_$name" ;;
-    esac
     resolved+=("$name")
   done
   for name in "${resolved[@]}"; do

@@ -31,6 +31,7 @@ export function registerCheckConfig(program: Command): void {
         database: redactUrl(config.database.url),
         rabbitmq: redactUrl(config.rabbitmq.url),
         http: `${config.apiHost}:${config.port}`,
+        ...(config.domains.includes('smart-grid') ? { influxdb: config.smartGrid.influx === undefined ? 'not set (smart-grid writes PostgreSQL only)' : `${redactUrl(config.smartGrid.influx.url)} database ${config.smartGrid.influx.database}` } : {}),
         pipelines,
       };
       if (opts.json) {
@@ -38,6 +39,7 @@ export function registerCheckConfig(program: Command): void {
         return;
       }
       process.stdout.write(`configuration OK\n  database  ${resolved.database}\n  rabbitmq  ${resolved.rabbitmq}\n  http      ${resolved.http}\n`);
+      if (resolved.influxdb !== undefined) process.stdout.write(`  influxdb  ${resolved.influxdb}\n`);
       for (const p of pipelines) {
         const where = 'queue' in p
           ? `queue ${p.queue} (prefetch ${p.prefetch}, DLQ ${p.dlq}) bound to ${p.exchange} with ${p.subscription.join(', ')}`

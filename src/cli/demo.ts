@@ -8,6 +8,7 @@ import { createEnergyMeterGenerator } from '../sim/energy-meter.ts';
 import { createGridTelemetryGenerator } from '../sim/grid-telemetry.ts';
 import { createAnalyticsGenerator, SIM_SPECS } from '../sim/analytics.ts';
 import { createChatGenerator } from '../sim/chat-events.ts';
+import { createSmartGridGenerator } from '../sim/smart-grid.ts';
 import { qualified } from '../sinks/postgres/sql-text.ts';
 import { MemoryBroker, MemoryPublisher } from '../sources/memory/broker.ts';
 import { EXIT, loadEnv, loggerFor, onSignals } from './context.ts';
@@ -15,7 +16,9 @@ import { shownUrl, startEmbeddedPostgres } from './embedded-postgres.ts';
 import { parsePositiveInt } from './options.ts';
 
 const DEMO_COMPANIES = ['CompanyAAA01', 'CompanyBBB02'];
-const DEMO_DOMAINS = ['energy-meter', 'grid-telemetry', 'analytics', 'chat-events'];
+const DEMO_DOMAINS = ['energy-meter', 'grid-telemetry', 'analytics', 'chat-events', 'smart-grid'];
+/** Smart-grid transactions per second of the live simulation (and of event time). */
+const SMART_GRID_RATE = 20;
 
 interface DemoOptions {
   dataDir: string;
@@ -62,20 +65,21 @@ export function registerDemo(program: Command): void {
         log.fatal({ err: err.message }, 'fatal');
         process.exit(EXIT.failure);
       });
+      const worker = await startWorker(config, log, runtime, {
+        source: (kind) => broker(kind).source(`memory:${kind}`),
+        publisher,
+      });
       const http = createHttpServer({
         log,
         metrics: runtime.metrics,
         readiness: runtime.readiness,
+        api: { pool: worker.pool, config, pipelines: () => worker.pipelines },
         status: () => ({
           transport: 'in-process',
           queue_depth: Object.fromEntries([...brokers].map(([d, b]) => [d, b.depth])),
           dead_letters: deadLetters(),
           events_published: publisher.published,
         }),
-      });
-      const worker = await startWorker(config, log, runtime, {
-        source: (kind) => broker(kind).source(`memory:${kind}`),
-        publisher,
       });
       await http.listen({ port: config.port, host: '127.0.0.1' });
 
@@ -89,6 +93,11 @@ export function registerDemo(program: Command): void {
       const factory = createAnalyticsGenerator({ seed, machines: 8, startTime: started, intervalMs: 100, anomalyRate: 0.03, invalidRate: 0.01 });
       await loadDemoSpecs(worker.pool, config.analytics.schema);
       const chat = createChatGenerator({ seed, companies: DEMO_COMPANIES, historyCount: 20, startTime: started, invalidRate: 0.02, staleRate: 0.05 });
+      const smartMeters = Math.max(40, meters);
+      const smart = createSmartGridGenerator({ seed, meters: smartMeters, startTime: started, intervalMs: 1000 / SMART_GRID_RATE, faultRate: 0.002, invalidRate: 0.002 });
+      const smartBroker = broker(sourceOf('smart-grid'));
+      // A first start also gets the last 24 hours (a transaction per meter every 2 minutes), so the power trend has a day to show.
+      const history = await backfillSmartGrid(worker.pool, smartBroker, config.smartGrid.topics.input, seed, smartMeters, started, simulating.signal);
       const simulators = [
         paced(rate, () => broker(sourceOf('energy-meter')).publish(config.rabbitmq.ingestRoutingKey, energy.next().body), simulating.signal),
         // One reading per meter per second of event time, which keeps pace with the clock.
@@ -98,6 +107,7 @@ export function registerDemo(program: Command): void {
           const m = factory.next();
           return broker(sourceOf('analytics')).publish(config.analytics.topicPrefix + m.topic, m.body);
         }, simulating.signal),
+        paced(SMART_GRID_RATE, () => smartBroker.publish(config.smartGrid.topics.input, smart.next().body), simulating.signal),
         paced(5, () => {
           const m = chat.next();
           return broker(sourceOf('chat-events')).publish(m.subject, m.body);
@@ -112,7 +122,9 @@ export function registerDemo(program: Command): void {
         `  simulator    energy-meter: ${meters} meters, ${rate} msgs/s with spikes, negatives, bad timestamps and undecodable messages`,
         `               grid-telemetry: ${meters} meters, 1 reading/s each, with spikes, drops, outages, late and out-of-order readings`,
         '               analytics: 8 machines, 10 msgs/s over sensors, health, sweeps and lab results, with drifts and out-of-spec values',
+        `               smart-grid: ${smartMeters} meters in 5 regions, ${SMART_GRID_RATE} transactions/s with faults and offline spells${history > 0 ? ` (and the last 24 h: ${history} transactions, loading in the background)` : ''}`,
         `               chat-events: companies ${DEMO_COMPANIES.join(', ')}, 5 events/s (realtime, history batches, late and malformed events)`,
+        `  dashboard    ${base}/`,
         `  health       ${base}/health`,
         `  readiness    ${base}/ready`,
         `  metrics      ${base}/metrics`,
@@ -155,6 +167,22 @@ async function paced(rate: number, send: () => Promise<void>, signal: AbortSigna
   }
 }
 
+/**
+ * When the store has no smart-grid history yet, publishes the last 24 hours (a transaction
+ * per meter every 2 minutes) in the background; returns how many transactions.
+ */
+async function backfillSmartGrid(pool: import('pg').Pool, broker: MemoryBroker, topic: string, seed: number, meters: number, now: number, signal: AbortSignal): Promise<number> {
+  const { rows } = await pool.query<{ n: string }>(`SELECT count(*) AS n FROM smart_grid_consumption_1s WHERE bucket < now() - interval '1 hour'`);
+  if (Number(rows[0]?.n ?? 0) > 0) return 0;
+  const every = 120_000 / meters;
+  const count = Math.floor(86_400_000 / every);
+  const gen = createSmartGridGenerator({ seed: seed + 1, meters, startTime: now - 86_400_000, intervalMs: every, faultRate: 0.002, invalidRate: 0 });
+  void (async () => {
+    for (let i = 0; i < count && !signal.aborted; i++) await broker.publish(topic, gen.next().body);
+  })();
+  return count;
+}
+
 /** Specifications for the simulated metrics, so out-of-spec and the spec-based rules show. */
 async function loadDemoSpecs(pool: import('pg').Pool, schema: string): Promise<void> {
   for (const tenant of ['t1', 't2']) {
@@ -185,6 +213,11 @@ async function summary(pool: import('pg').Pool, schema: string): Promise<string>
   const { rows: [chat] } = await pool.query<{ messages: string }>(
     `SELECT coalesce(sum(n), 0) AS messages FROM (${DEMO_COMPANIES.map((c) => `SELECT count(*) AS n FROM ${qualified('messages', `tenant_${c.toLowerCase()}`)}`).join(' UNION ALL ')}) x`,
   ).catch(() => ({ rows: [{ messages: '0' }] }));
+  const { rows: [smart] } = await pool.query<{ transactions: string; down: string }>(
+    `SELECT (SELECT coalesce(sum(reading_count), 0) FROM smart_grid_consumption_1s) AS transactions,
+            (SELECT count(*) FROM smart_grid_meters WHERE status <> 'active') AS down`,
+  );
   return `meter readings ${by.valid ?? 0} valid, ${by.invalid ?? 0} invalid; grid readings ${grid?.readings ?? 0}, windows closed ${grid?.windows ?? 0}, alerts ${grid?.alerts ?? 0}; ` +
-    `factory records ${factory?.records ?? 0}, anomalies ${factory?.anomalies ?? 0}; chat messages ${chat?.messages ?? 0}`;
+    `factory records ${factory?.records ?? 0}, anomalies ${factory?.anomalies ?? 0}; chat messages ${chat?.messages ?? 0}; ` +
+    `smart-grid transactions ${smart?.transactions ?? 0}, meters in fault/offline ${smart?.down ?? 0}`;
 }

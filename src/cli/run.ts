@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { createHttpServer } from '../http/server.ts';
+import { createPool } from '../sinks/postgres/pool.ts';
 import { createRuntime, startWorker } from '../runtime/worker.ts';
 import { EXIT, configOrExit, loggerFor, onSignals } from './context.ts';
 
@@ -14,13 +15,18 @@ export function registerRun(program: Command): void {
         log.fatal({ err: err.message }, 'fatal broker error');
         process.exit(EXIT.failure);
       });
-      const http = createHttpServer({ log, metrics: runtime.metrics, readiness: runtime.readiness });
+      // The read API has its own small pool, so dashboards never wait behind ingestion batches
+      // (and an API-only instance, ENABLE_WORKER=false, needs no worker).
+      const apiPool = createPool({ ...config.database, poolMax: 4, applicationName: `${config.serviceName}-api` }, log);
+      let worker: Awaited<ReturnType<typeof startWorker>> | undefined;
+      const http = createHttpServer({ log, metrics: runtime.metrics, readiness: runtime.readiness, api: { pool: apiPool, config, pipelines: () => worker?.pipelines ?? [] } });
+      if (config.api.tokens.length === 0) log.warn('API_TOKENS is not set: the read API and the dashboard are open to anyone who can reach the port');
       await http.listen({ port: config.port, host: config.apiHost });
       log.info({ url: `http://${config.apiHost}:${config.port}` }, 'http listening');
-      let worker: Awaited<ReturnType<typeof startWorker>> | undefined;
       onSignals(async () => {
         await worker?.stop();
         await http.close();
+        await apiPool.end().catch(() => undefined);
       }, config.shutdownTimeoutMs, log);
       if (!config.enableWorker) {
         log.info('ENABLE_WORKER=false: serving HTTP only');

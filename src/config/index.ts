@@ -1,5 +1,6 @@
 import type { EnergyMeterSettings } from '../domains/energy-meter/settings.ts';
 import type { GridTelemetrySettings } from '../domains/grid-telemetry/settings.ts';
+import type { SmartGridSettings } from '../domains/smart-grid/settings.ts';
 import { DEFAULT_EMA } from '../processors/anomaly/ema.ts';
 import { parseZone, UTC } from '../processors/timestamps.ts';
 import { DOMAINS } from '../domains/index.ts';
@@ -8,6 +9,7 @@ import type { RetrySettings } from '../dlq/retry-worker.ts';
 import { isSourceKind, type SourceKind } from '../sources/kinds.ts';
 import { EnvReader, parseDuration, type Env } from './env.ts';
 import { planPipelines, type PipelinePlan } from './pipelines.ts';
+import { parseApiTokens, TENANT_ID } from '../http/auth.ts';
 
 /** Broker kinds this build has sources for (NATS and MQTT bindings are refused until then). */
 export const AVAILABLE_SOURCES: ReadonlyArray<SourceKind> = ['amqp', 'kafka', 'nats', 'mqtt'];
@@ -95,6 +97,9 @@ export interface Config {
   readonly energyMeter: EnergyMeterSettings;
   readonly gridTelemetry: GridTelemetrySettings;
   readonly analytics: AnalyticsSettings;
+  readonly smartGrid: SmartGridSettings;
+  /** Read API: bearer tokens and their tenants (none: open), and the tenant of domains whose messages carry none. */
+  readonly api: { readonly tokens: ReadonlyArray<{ readonly tenant: string; readonly token: string }>; readonly defaultTenant: string };
   readonly retry: { readonly initialMs: number; readonly maxMs: number };
   readonly dlqRetry: RetrySettings;
 }
@@ -251,6 +256,8 @@ export function loadConfig(env: Env): { config: Config; problems: string[] } {
       retentionMonths: r.int('METER_RETENTION_MONTHS', 12, 1, 1200),
     },
     analytics: analyticsSettings(r, domainParts['analytics'] ?? []),
+    smartGrid: smartGridSettings(r),
+    api: apiSettings(r),
     dlqRetry: {
       enabled: r.bool('DLQ_RETRY_ENABLED', true),
       maxRetries: r.int('DLQ_MAX_RETRIES', 5, 0, 1000),
@@ -328,6 +335,54 @@ function analyticsSettings(r: EnvReader, subDomains: ReadonlyArray<string>): Ana
     rolling,
     anomalyTopic: r.string('ANALYTICS_ANOMALY_TOPIC', 'analytics.anomalies'),
     retentionMonths: r.int('ANALYTICS_RETENTION_MONTHS', 12, 1, 1200),
+  };
+}
+
+function apiSettings(r: EnvReader): Config['api'] {
+  const { entries, problems } = parseApiTokens(r.optionalString('API_TOKENS'));
+  for (const p of problems) r.problem(p);
+  const defaultTenant = r.string('DEFAULT_TENANT', 'default');
+  if (!TENANT_ID.test(defaultTenant)) r.problem(`DEFAULT_TENANT: letters, digits, _ . - only (at most 64), got "${defaultTenant}"`);
+  return { tokens: entries, defaultTenant };
+}
+
+const INFLUX_DURATION = /^(INF|[1-9]\d*[hdw])$/;
+
+function smartGridSettings(r: EnvReader): SmartGridSettings {
+  const rawUrl = r.optionalString('INFLUXDB_URL');
+  let influx: SmartGridSettings['influx'];
+  if (rawUrl !== undefined) {
+    const url = new URL(r.url('INFLUXDB_URL', rawUrl, ['http', 'https']));
+    const user = r.optionalString(['INFLUXDB_USERNAME', 'INFLUXDB_USER']);
+    const password = r.optionalString('INFLUXDB_PASSWORD');
+    if (user !== undefined) url.username = encodeURIComponent(user);
+    if (password !== undefined) url.password = encodeURIComponent(password);
+    const policy = (nameVar: string, name: string, durationVar: string, duration: string): { name: string; duration: string } => {
+      const p = { name: r.string(nameVar, name), duration: r.string(durationVar, duration) };
+      if (!/^[A-Za-z0-9_-]{1,64}$/.test(p.name)) r.problem(`${nameVar}: letters, digits, _ and - only, got "${p.name}"`);
+      if (!INFLUX_DURATION.test(p.duration)) r.problem(`${durationVar}: an InfluxDB duration in whole hours, days or weeks (30d, 52w, INF), got "${p.duration}"`);
+      return p;
+    };
+    influx = {
+      url: url.toString(),
+      database: r.string('INFLUXDB_DATABASE', 'smart_grid_monitoring'),
+      rawPolicy: policy('INFLUXDB_RETENTION_POLICY', 'raw_data', 'INFLUXDB_RAW_RETENTION', '30d'),
+      aggregatePolicy: policy('INFLUXDB_AGGREGATE_RETENTION_POLICY', 'aggregated_data', 'INFLUXDB_AGGREGATE_RETENTION', '365d'),
+      batchSize: r.int('INFLUXDB_BATCH_SIZE', 5000, 1, 1_000_000),
+      timeoutMs: r.duration('INFLUXDB_TIMEOUT', 10_000, 'ms'),
+      maxRetries: r.int('INFLUXDB_MAX_RETRIES', 3, 0, 100),
+      retryIntervalMs: r.duration('INFLUXDB_RETRY_INTERVAL', 1_000, 'ms'),
+    };
+  }
+  return {
+    topics: {
+      input: r.string('SMART_GRID_TOPIC', 'smart-grid-transactions'),
+      alerts: r.string('SMART_GRID_ALERTS_TOPIC', 'smart-grid-alerts'),
+    },
+    influx,
+    influxFlushIntervalMs: r.duration('INFLUXDB_BATCH_TIMEOUT', 500, 'ms'),
+    distinctRetentionMs: r.duration('SMART_GRID_DISTINCT_RETENTION', 7_200_000, 's'),
+    retentionMonths: r.int('SMART_GRID_RETENTION_MONTHS', 12, 1, 1200),
   };
 }
 

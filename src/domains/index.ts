@@ -3,6 +3,7 @@ import { analytics } from './analytics/index.ts';
 import { chatEvents } from './chat-events/index.ts';
 import { energyMeter } from './energy-meter/index.ts';
 import { gridTelemetry } from './grid-telemetry/index.ts';
+import { smartGrid } from './smart-grid/index.ts';
 
 /** Built-in domains: one line each. */
 export const DOMAINS: ReadonlyArray<DomainPlugin> = [
@@ -10,6 +11,7 @@ export const DOMAINS: ReadonlyArray<DomainPlugin> = [
   gridTelemetry,
   analytics,
   chatEvents,
+  smartGrid,
 ];
 
 export function findDomain(name: string): DomainPlugin | undefined {

@@ -3,6 +3,10 @@ import { randomUUID } from 'node:crypto';
 import type { Readiness } from '../runtime/health.ts';
 import type { Logger } from '../runtime/logger.ts';
 import type { Metrics } from '../runtime/metrics.ts';
+import { registerReadApi } from './api/index.ts';
+import type { ApiContext } from './api/context.ts';
+import { PipelineStatus } from './api/pipeline.ts';
+import { registerDashboard } from './dashboard.ts';
 
 export interface HttpOptions {
   readonly log: Logger;
@@ -10,9 +14,11 @@ export interface HttpOptions {
   readonly readiness: Readiness;
   /** Extra JSON for GET /v1/status (pipelines, counts). */
   readonly status?: () => Promise<Record<string, unknown>> | Record<string, unknown>;
+  /** The read API and the dashboard over this database; absent: health, readiness and metrics only. */
+  readonly api?: ApiContext;
 }
 
-/** Health, readiness, metrics and status. Request ids come from `x-request-id` when sent. */
+/** Health, readiness, metrics, status, the read API and the dashboard. Request ids come from `x-request-id` when sent. */
 export function createHttpServer(o: HttpOptions) {
   const app = Fastify({
     loggerInstance: o.log.child({ component: 'http' }) as FastifyBaseLogger,
@@ -47,5 +53,16 @@ export function createHttpServer(o: HttpOptions) {
     reasons: o.readiness.reasons(),
     ...(await o.status?.()),
   }));
+
+  if (o.api !== undefined) {
+    const scopes = registerReadApi(app, o.api);
+    const pipeline = new PipelineStatus(o.metrics, o.readiness, o.api.pipelines ?? (() => []));
+    app.addHook('onClose', async () => pipeline.close());
+    app.get('/v1/pipeline', async (req, reply) => {
+      if (scopes.scopeOf(req.headers.authorization) === null) return reply.code(401).send({ error: 'a valid bearer token is required (Authorization: Bearer <token>; see API_TOKENS)' });
+      return pipeline.snapshot();
+    });
+    registerDashboard(app);
+  }
   return app;
 }

@@ -15,6 +15,10 @@ export const ERROR_CODES = {
   INGESTD_ERR_PROCESSING: 'poison',
   INGESTD_ERR_DB_UNAVAILABLE: 'transient',
   INGESTD_ERR_BROKER_UNAVAILABLE: 'transient',
+  /** A sink other than PostgreSQL (InfluxDB) is unreachable or failing: pause and retry. */
+  INGESTD_ERR_SINK_UNAVAILABLE: 'transient',
+  /** A sink refused the data itself (InfluxDB field type conflict): bisect to the message. */
+  INGESTD_ERR_SINK_REJECTED: 'poison',
 } as const satisfies Record<string, ErrorClass>;
 export type ErrorCode = keyof typeof ERROR_CODES;
 

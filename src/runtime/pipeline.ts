@@ -91,6 +91,11 @@ export class Pipeline {
     return this.#o.name;
   }
 
+  /** Kind of its source (`kafka`, `amqp`…), the `source` label of its metrics. */
+  get sourceKind(): string {
+    return this.#o.source.kind;
+  }
+
   async run(signal: AbortSignal): Promise<void> {
     const limit = Math.max(1, this.#o.source.concurrency ?? 1);
     const inFlight = new Set<Promise<void>>();

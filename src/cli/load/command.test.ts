@@ -82,7 +82,7 @@ describe('loadOptionsFromCli', () => {
     throwsOption(() => cli({ broker: 'kafka://127.0.0.1:9092', exchange: 'x' }), '--exchange', /AMQP brokers only/);
     throwsOption(() => cli({ broker: 'kafka://127.0.0.1:9092', routingKey: 'x' }), '--routing-key', /AMQP brokers only/);
     throwsOption(() => cli({ broker: 'kafka://127.0.0.1:9092', topic: 'a b' }), '--topic', /not a valid Kafka topic/);
-    throwsOption(() => cli({ domain: 'smart-grid' }), '--domain', /not available yet/);
+    throwsOption(() => cli({ domain: 'smart-gird' }), '--domain', /unknown value "smart-gird"/);
     throwsOption(() => cli({ broker: 'mqtt://127.0.0.1' }), '--broker', /unsupported scheme/);
   });
 });

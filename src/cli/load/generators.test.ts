@@ -1,3 +1,4 @@
+import { decodeTransaction } from '../../domains/smart-grid/decode.ts';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { meterFingerprint } from '../../sim/energy-meter.ts';
@@ -35,9 +36,32 @@ describe('loadDomain', () => {
     assert.equal(loadDomain('energy-meter').routes.kafka?.topic, 'meter.reading.ingested');
   });
 
-  it('says which domains are not available yet, and rejects unknown ones', () => {
-    throwsOption(() => loadDomain('smart-grid'), '--domain', /not available yet.*energy-meter, grid-telemetry, analytics, chat-events/);
-    throwsOption(() => loadDomain('nope'), '--domain', /unknown value "nope"/);
+  it('rejects unknown domains, listing the supported ones', () => {
+    throwsOption(() => loadDomain('nope'), '--domain', /unknown value "nope" \(expected one of: energy-meter, grid-telemetry, analytics, chat-events, smart-grid\)/);
+  });
+});
+
+describe('createLoadGenerator: smart-grid', () => {
+  it('transactions the worker accepts, with faults and offline spells, invalid ones at the asked rate, the same for a seed', () => {
+    const msgs = take('smart-grid', { meters: 20, anomalyRate: 0.05, invalidRate: 0.05 }, 4000);
+    const again = take('smart-grid', { meters: 20, anomalyRate: 0.05, invalidRate: 0.05 }, 4000);
+    assert.deepEqual(msgs.map((m) => m.body.toString()), again.map((m) => m.body.toString()));
+    const counts = new Map<string, number>();
+    for (const m of msgs) {
+      counts.set(m.kind, (counts.get(m.kind) ?? 0) + 1);
+      if (m.kind === 'invalid') {
+        assert.throws(() => decodeTransaction(m.body));
+        continue;
+      }
+      const t = decodeTransaction(m.body);
+      assert.equal(t.messageId, m.id);
+      assert.equal(t.value.status, m.kind === 'valid' ? 'active' : m.kind);
+      assert.equal(t.value.meterId, m.key);
+    }
+    assert.ok((counts.get('fault') ?? 0) > 0 && (counts.get('offline') ?? 0) > 0, JSON.stringify([...counts]));
+    const invalid = (counts.get('invalid') ?? 0) / msgs.length;
+    assert.ok(invalid > 0.03 && invalid < 0.07, `invalid share ${invalid}`);
+    assert.equal(new Set(msgs.filter((m) => m.kind !== 'invalid').map((m) => m.id)).size, msgs.filter((m) => m.kind !== 'invalid').length);
   });
 });
 

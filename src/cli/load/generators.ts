@@ -8,6 +8,7 @@ import { ANALYTICS_TOPICS, createAnalyticsGenerator } from '../../sim/analytics.
 import { CHAT_SUBJECTS, createChatGenerator } from '../../sim/chat-events.ts';
 import { createEnergyMeterGenerator, meterFingerprint, MESSAGE_KINDS } from '../../sim/energy-meter.ts';
 import { createGridTelemetryGenerator, GRID_MESSAGE_KINDS } from '../../sim/grid-telemetry.ts';
+import { createSmartGridGenerator } from '../../sim/smart-grid.ts';
 import { OptionError } from '../options.ts';
 
 export interface LoadMessage {
@@ -70,9 +71,6 @@ export interface LoadDomain {
   /** The generator, for options that passed `check`. */
   create(o: GeneratorOptions): LoadGenerator;
 }
-
-/** Domains the worker has that `ingestd load` cannot generate yet. */
-const PLANNED_DOMAINS = ['smart-grid'];
 
 const analytics: LoadDomain = {
   name: 'analytics',
@@ -181,16 +179,37 @@ const gridTelemetry: LoadDomain = {
   },
 };
 
-export const LOAD_DOMAINS: readonly LoadDomain[] = [energyMeter, gridTelemetry, analytics, chatEvents];
+const smartGrid: LoadDomain = {
+  name: 'smart-grid',
+  kinds: ['valid', 'fault', 'offline', 'invalid'],
+  defaultBroker: 'kafka',
+  routes: { amqp: { routingKey: 'smart-grid-transactions' }, kafka: { topic: 'smart-grid-transactions' }, nats: { subject: 'smart-grid-transactions' } },
+  check(o) {
+    if (o.outOfOrderRate > 0 || o.lateRate > 0) throw new OptionError('--late-rate', 'applies to grid-telemetry only');
+  },
+  create(o) {
+    // --anomaly-rate: chance that a healthy meter goes into fault or offline for a while.
+    const gen = createSmartGridGenerator({
+      seed: o.seed, meters: o.meters, startTime: o.startTime, intervalMs: o.intervalMs ?? (o.rate > 0 ? 1000 / o.rate : 1),
+      faultRate: o.anomalyRate, invalidRate: o.invalidRate,
+    });
+    let seq = 0;
+    return {
+      next() {
+        const m = gen.next();
+        return { key: m.key, id: m.transactionId ?? `invalid#${seq++}`, body: m.body, kind: m.kind };
+      },
+    };
+  },
+};
+
+export const LOAD_DOMAINS: readonly LoadDomain[] = [energyMeter, gridTelemetry, analytics, chatEvents, smartGrid];
 
 export const loadDomain = (name: string): LoadDomain => {
   const wanted = name.trim();
   const found = LOAD_DOMAINS.find((d) => d.name === wanted);
   if (found !== undefined) return found;
   const supported = LOAD_DOMAINS.map((d) => d.name).join(', ');
-  if (PLANNED_DOMAINS.includes(wanted)) {
-    throw new OptionError('--domain', `load generation for "${wanted}" is not available yet (supported: ${supported})`);
-  }
   throw new OptionError('--domain', `unknown value "${name}" (expected one of: ${supported})`);
 };
 

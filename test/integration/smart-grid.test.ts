@@ -1,0 +1,137 @@
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createSmartGridGenerator } from '../../src/sim/smart-grid.ts';
+import { createTestDatabase, eventually, queryRows } from '../helpers/db.ts';
+import { dropInfluxDatabase, influxQuery, INFLUX_URL, killInflux, startInflux } from '../helpers/influx.ts';
+import { createTopic, produce, topicSize, KAFKA_BROKERS } from '../helpers/kafka.ts';
+import { WorkerProcess } from '../helpers/worker.ts';
+
+/**
+ * Recent transactions (inside InfluxDB's 30-day raw policy), after 200 from a year ago: those
+ * InfluxDB drops by policy, PostgreSQL stores them all.
+ */
+function traffic(seed: number, count: number) {
+  const old = createSmartGridGenerator({ seed: seed + 1, meters: 300, startTime: Date.now() - 365 * 86_400_000, intervalMs: 7, faultRate: 0, invalidRate: 0 });
+  const gen = createSmartGridGenerator({ seed, meters: 300, startTime: Date.now() - 600_000, intervalMs: 7, faultRate: 0.01, invalidRate: 0.004 });
+  return [...Array.from({ length: OLD }, () => old.next()), ...Array.from({ length: count - OLD }, () => gen.next())];
+}
+const OLD = 200;
+
+const count = async (url: string, sql: string): Promise<number> => Number((await queryRows<{ n: string }>(url, sql))[0]!.n);
+
+/** Rows of the aggregate tables that differ from their recomputation from the raw rows. */
+async function mismatches(url: string): Promise<unknown[]> {
+  const seconds = await queryRows(url, `
+    WITH r AS (
+      SELECT date_trunc('second', "timestamp") AS bucket, sum(consumption_kwh) AS kwh, count(*) AS n, max(consumption_kwh) AS mx, min(consumption_kwh) AS mn,
+             count(*) FILTER (WHERE status = 'active') AS a, count(*) FILTER (WHERE status = 'fault') AS f, count(*) FILTER (WHERE status = 'offline') AS o
+        FROM smart_grid_transactions GROUP BY 1)
+    SELECT coalesce(r.bucket, s.bucket) AS bucket FROM r FULL JOIN smart_grid_consumption_1s s USING (bucket)
+     WHERE s.bucket IS NULL OR r.bucket IS NULL OR abs(r.kwh - s.total_kwh) > 1e-6 OR r.n <> s.reading_count OR r.mx <> s.max_kwh OR r.mn <> s.min_kwh
+        OR r.a <> s.active_count OR r.f <> s.fault_count OR r.o <> s.offline_count`);
+  const regions = await queryRows(url, `
+    WITH r AS (
+      SELECT region, date_trunc('minute', "timestamp") AS bucket, sum(consumption_kwh) AS kwh, count(*) AS n, count(DISTINCT meter_id) AS meters, max(consumption_kwh) AS mx
+        FROM smart_grid_transactions GROUP BY 1, 2)
+    SELECT coalesce(r.region, s.region) AS region, coalesce(r.bucket, s.bucket) AS bucket FROM r FULL JOIN smart_grid_region_1m s USING (region, bucket)
+     WHERE s.bucket IS NULL OR r.bucket IS NULL OR abs(r.kwh - s.total_kwh) > 1e-6 OR r.n <> s.reading_count OR r.meters <> s.meter_count OR r.mx <> s.max_consumption`);
+  const meters = await queryRows(url, `
+    WITH latest AS (
+      SELECT DISTINCT ON (meter_id) meter_id, status, transaction_id FROM smart_grid_transactions ORDER BY meter_id, "timestamp" DESC, transaction_id DESC)
+    SELECT l.meter_id FROM latest l FULL JOIN smart_grid_meters m USING (meter_id)
+     WHERE m.meter_id IS NULL OR l.meter_id IS NULL OR m.status <> l.status OR m.last_transaction_id <> l.transaction_id`);
+  return [...seconds, ...regions, ...meters];
+}
+
+describe('smart-grid over Kafka into PostgreSQL and a real InfluxDB', () => {
+  const cleanups: Array<() => Promise<unknown>> = [];
+  after(async () => {
+    for (const c of cleanups.reverse()) await c().catch(() => undefined);
+  });
+
+  test('every transaction once in both stores, exact aggregates, through a worker SIGKILL and an InfluxDB crash', async () => {
+    const db = await createTestDatabase();
+    cleanups.push(db.drop);
+    const s = randomBytes(4).toString('hex');
+    const topic = `t.${s}.smart-grid`;
+    const influxDb = `t_${s}`;
+    cleanups.push(() => dropInfluxDatabase(influxDb));
+    await createTopic(topic, 8);
+    const dir = await mkdtemp(join(tmpdir(), 'ingestd-smart-grid-'));
+    const w = new WorkerProcess({
+      DATABASE_URL: db.url, DOMAINS_ENABLED: 'smart-grid', KAFKA_BROKERS: KAFKA_BROKERS.join(','), KAFKA_GROUP_ID: `t.${s}.group`,
+      SMART_GRID_TOPIC: topic, SMART_GRID_ALERTS_TOPIC: `t.${s}.alerts`, INFLUXDB_URL: INFLUX_URL, INFLUXDB_DATABASE: influxDb,
+      INFLUXDB_BATCH_TIMEOUT: '200ms', INFLUXDB_MAX_RETRIES: '1', INFLUXDB_RETRY_INTERVAL: '200ms', INFLUXDB_TIMEOUT: '2s',
+      KAFKA_BATCH_SIZE: '1000', RETRY_MAX: '1s',
+    }, 18_761, join(dir, 'worker.log'));
+    cleanups.push(() => w.kill());
+    w.start();
+    await w.waitReady();
+
+    const sent = traffic(5, 40_000);
+    const valid = sent.filter((m) => m.transactionId !== null);
+    const stored = () => count(db.url, 'SELECT count(*) AS n FROM smart_grid_transactions');
+    const producing = produce(topic, sent);
+
+    // A worker crash mid-stream: redelivered batches write nothing twice, in either store.
+    await eventually(async () => (await stored()) >= 8_000, 60_000, '8,000 stored');
+    await w.kill('SIGKILL');
+    w.start();
+    await w.waitReady(60_000);
+
+    // InfluxDB crashes: the pipeline pauses (unready, nothing more committed), then resumes.
+    await eventually(async () => (await stored()) >= 16_000, 60_000, '16,000 stored');
+    await killInflux();
+    await eventually(async () => (await w.http('/ready')).status === 503 && /InfluxDB unavailable/.test((await w.http('/ready')).body), 30_000, 'unready while InfluxDB is down');
+    const paused = await stored();
+    await new Promise((r) => setTimeout(r, 2_000));
+    assert.ok((await stored()) - paused <= 2_000, 'at most the batches in flight commit while InfluxDB is down');
+    assert.match((await w.http('/metrics')).body, /stream_paused\{domain="smart-grid",source="kafka"\} 1/);
+    await startInflux();
+    await producing;
+
+    await eventually(async () => (await stored()) === valid.length, 120_000, 'every valid transaction stored');
+    await w.waitReady(60_000);
+    assert.deepEqual(await mismatches(db.url), []);
+    await eventually(async () => (await topicSize(`${topic}.dlq`)) === sent.length - valid.length, 30_000, 'invalid transactions dead-lettered');
+
+    // InfluxDB: one raw point per transaction (none lost, none doubled); aggregate points equal PostgreSQL's rows.
+    const [raw] = await influxQuery(influxDb, 'SELECT count(consumption_kwh) AS n, sum(consumption_kwh) AS kwh FROM raw_data.energy_consumption');
+    assert.equal(raw!['n'], valid.length - OLD);
+    const [pg] = await queryRows<{ kwh: number; seconds: string; regions: string; faults: string }>(db.url, `
+      SELECT (SELECT sum(total_kwh) FROM smart_grid_consumption_1s) AS kwh, (SELECT count(*) FROM smart_grid_consumption_1s) AS seconds,
+             (SELECT count(*) FROM smart_grid_region_1m) AS regions, (SELECT sum(fault_count) FROM smart_grid_consumption_1s) AS faults`);
+    const [recent] = await queryRows<{ kwh: number }>(db.url, `SELECT sum(consumption_kwh) AS kwh FROM smart_grid_transactions WHERE "timestamp" > now() - interval '1 day'`);
+    assert.ok(Math.abs(Number(raw!['kwh']) - recent!.kwh) < 1e-6);
+    const [old] = await queryRows<{ seconds: string; kwh: number; regions: string }>(db.url, `
+      SELECT (SELECT count(*) FROM smart_grid_consumption_1s WHERE bucket < now() - interval '300 days') AS seconds,
+             (SELECT coalesce(sum(total_kwh), 0) FROM smart_grid_consumption_1s WHERE bucket < now() - interval '300 days') AS kwh,
+             (SELECT count(*) FROM smart_grid_region_1m WHERE bucket < now() - interval '300 days') AS regions`);
+    const oldSeconds = Number(old!.seconds);
+    const oldKwh = old!.kwh;
+    assert.ok(oldSeconds > 0);
+    await eventually(async () => {
+      const [agg] = await influxQuery(influxDb, 'SELECT count(total_kwh) AS n, sum(total_kwh) AS kwh, sum(reading_count) AS readings FROM aggregated_data.energy_consumption_aggregate');
+      const [regions] = await influxQuery(influxDb, 'SELECT count(total_kwh) AS n, sum(meter_count) AS meters FROM aggregated_data.region_consumption');
+      const [faults] = await influxQuery(influxDb, `SELECT sum("count") AS n FROM aggregated_data.meter_status WHERE status = 'fault'`);
+      // The old transactions' seconds and minutes are past the 365-day aggregate policy too.
+      return agg?.['n'] === Number(pg!.seconds) - oldSeconds && agg['readings'] === valid.length - OLD && Math.abs(Number(agg['kwh']) - pg!.kwh + oldKwh) < 1e-6
+        && regions?.['n'] === Number(pg!.regions) - Number(old!.regions) && faults?.['n'] === Number(pg!.faults);
+    }, 30_000, 'aggregate points equal the PostgreSQL rows');
+    const [{ meters }] = await queryRows<{ meters: string }>(db.url, `SELECT sum(meter_count) AS meters FROM smart_grid_region_1m WHERE bucket > now() - interval '1 day'`) as [{ meters: string }];
+    const [regions] = await influxQuery(influxDb, 'SELECT sum(meter_count) AS meters FROM aggregated_data.region_consumption');
+    assert.equal(regions!['meters'], Number(meters));
+    const policies = await influxQuery(influxDb, `SHOW RETENTION POLICIES ON "${influxDb}"`);
+    assert.deepEqual(policies.map((p) => [p['name'], p['duration'], p['default']]).filter((p) => p[0] !== 'autogen'), [['raw_data', '720h0m0s', true], ['aggregated_data', '8760h0m0s', false]]);
+
+    // Status alerts: one per meter entering fault or offline, each stored once.
+    const alerts = await count(db.url, 'SELECT count(*) AS n FROM smart_grid_alerts');
+    assert.ok(alerts > 0);
+    assert.equal(await count(db.url, 'SELECT count(DISTINCT (meter_id, "timestamp", type)) AS n FROM smart_grid_alerts'), alerts);
+    assert.equal(await w.kill('SIGTERM'), 0);
+  });
+});
