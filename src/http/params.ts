@@ -2,6 +2,8 @@
  * Query-string validation for the read API: each helper returns the value or throws a
  * BadRequest naming the parameter, which the server answers with 400 and the message.
  */
+import { parseInstant } from '../processors/timestamps.ts';
+
 export class BadRequest extends Error {
   override readonly name = 'BadRequest';
 }
@@ -20,7 +22,7 @@ const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d
 export function instant(q: Query, name: string, fallback: number): number {
   const v = one(q, name);
   if (v === undefined) return fallback;
-  const ms = ISO.test(v) ? Date.parse(v) : NaN;
+  const ms = ISO.test(v) ? (parseInstant(v) ?? NaN) : NaN; // parseInstant checks the calendar (no 30 February)
   if (!Number.isFinite(ms)) throw new BadRequest(`${name}: expected an ISO-8601 date-time with a zone, e.g. 2026-11-23T10:00:00Z, got "${v}"`);
   return ms;
 }

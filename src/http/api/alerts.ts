@@ -12,6 +12,7 @@ export async function alerts(v: RequestView, q: Query) {
   const limit = integer(q, 'limit', 50, 1, 1000);
   const since = instant(q, 'since', Date.now() - 86_400_000);
   const domains = choices(q, 'domain', ALERT_DOMAINS, ALERT_DOMAINS).filter((d) => enabled(v, d));
+  // Every part names its columns: whichever comes first names the union's.
   const parts: string[] = [];
   const untenanted = seesUntenanted(v);
   if (domains.includes('smart-grid') && untenanted) {
@@ -20,22 +21,22 @@ export async function alerts(v: RequestView, q: Query) {
        FROM smart_grid_alerts WHERE "timestamp" >= $1 ORDER BY "timestamp" DESC LIMIT $2)`);
   }
   if (domains.includes('grid-telemetry') && untenanted) {
-    parts.push(`(SELECT alert_id::text, 'grid-telemetry', type, meter_id, region, value, baseline,
+    parts.push(`(SELECT alert_id::text AS id, 'grid-telemetry' AS domain, type, meter_id AS subject, region, value, baseline,
         CASE type WHEN 'offline' THEN 'meter ' || meter_id || ' silent' || CASE WHEN cleared_at IS NULL THEN '' ELSE ' (back since ' || ${TS('cleared_at')} || ')' END
-                  ELSE type || ': ' || round(value::numeric, 2) || ' kW against a baseline of ' || round(baseline::numeric, 2) || ' kW' END,
-        "timestamp", detected_at
+                  ELSE type || ': ' || round(value::numeric, 2) || ' kW against a baseline of ' || round(baseline::numeric, 2) || ' kW' END AS message,
+        "timestamp" AS ts, detected_at
        FROM grid_alerts WHERE "timestamp" >= $1 ORDER BY "timestamp" DESC LIMIT $2)`);
   }
   if (domains.includes('energy-meter') && untenanted) {
-    parts.push(`(SELECT r.id::text, 'energy-meter', 'spike', c.client_fingerprint || '/' || r.metric_name, NULL, r.metric_value, NULL::float8,
-        r.anomaly_reason, r.reading_timestamp, r.created_at
+    parts.push(`(SELECT r.id::text AS id, 'energy-meter' AS domain, 'spike' AS type, c.client_fingerprint || '/' || r.metric_name AS subject, NULL AS region,
+        r.metric_value AS value, NULL::float8 AS baseline, r.anomaly_reason AS message, r.reading_timestamp AS ts, r.created_at AS detected_at
        FROM meter_readings_raw r JOIN meter_clients c ON c.id = r.client_id
       WHERE r.reading_timestamp >= $1 AND r.anomaly_reason LIKE '%sudden spike detected%' ORDER BY r.reading_timestamp DESC LIMIT $2)`);
   }
   if (domains.includes('analytics')) {
-    parts.push(`(SELECT id::text, 'analytics', rule, machine_id || '/' || metric, NULL, value, center,
-        metric || ' on ' || machine_id || ' (' || tenant_id || '): ' || CASE rule WHEN 'out_of_spec' THEN 'outside its specification limits' ELSE 'Western Electric rule ' || substr(rule, 3) END,
-        time, detected_at
+    parts.push(`(SELECT id::text AS id, 'analytics' AS domain, rule AS type, machine_id || '/' || metric AS subject, NULL AS region, value, center AS baseline,
+        metric || ' on ' || machine_id || ' (' || tenant_id || '): ' || CASE rule WHEN 'out_of_spec' THEN 'outside its specification limits' ELSE 'Western Electric rule ' || substr(rule, 3) END AS message,
+        time AS ts, detected_at
        FROM ${analyticsTable(v, 'analytics_anomaly')} WHERE time >= $1 AND ($3::text IS NULL OR tenant_id = $3) ORDER BY time DESC LIMIT $2)`);
   }
   if (parts.length === 0) return { alerts: [] };
