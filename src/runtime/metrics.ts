@@ -114,6 +114,13 @@ export function createMetrics() {
     natsConnected: new Gauge({ name: 'nats_connected', help: '1 while connected to NATS', labelNames: ['role'], registers: [registry] }),
     mqttConnected: new Gauge({ name: 'mqtt_connected', help: '1 while connected to the MQTT broker', registers: [registry] }),
     dbConnected: new Gauge({ name: 'timescaledb_connected', help: '1 while the database answers', registers: [registry] }),
+    influxdbConnected: new Gauge({ name: 'influxdb_connected', help: '1 while the last InfluxDB write succeeded', registers: [registry] }),
+    influxdbPointsWritten: new Counter({ name: 'influxdb_points_written_total', help: 'Points written to InfluxDB, by retention policy', labelNames: ['policy'], registers: [registry] }),
+    influxdbPointsDropped: new Counter({
+      name: 'influxdb_points_dropped_total',
+      help: 'Points InfluxDB dropped as older than their retention policy (kept in PostgreSQL)',
+      registers: [registry],
+    }),
   };
 }
 

@@ -114,9 +114,13 @@ export const smartGrid: DomainPlugin = {
   defaultSource: 'kafka',
   routes: (config) => [config.smartGrid.topics.input],
   catchAll: false,
-  create: ({ config, pool, log }): DomainHandler<Transaction> => {
+  create: ({ config, pool, log, metrics }): DomainHandler<Transaction> => {
     const s = config.smartGrid;
-    const influx = s.influx === undefined ? undefined : new InfluxClient(s.influx, log.child({ sink: 'influxdb' }));
+    const influx = s.influx === undefined ? undefined : new InfluxClient(s.influx, log.child({ sink: 'influxdb' }), {
+      connected: (up) => metrics?.influxdbConnected.set(up ? 1 : 0),
+      written: (policy, n) => metrics?.influxdbPointsWritten.inc({ policy }, n),
+      dropped: (n) => metrics?.influxdbPointsDropped.inc(n),
+    });
     const partitions = new MonthlyPartitions(pool, log, 'smart_grid_transactions', s.retentionMonths);
     const tasks = [pruneTask(s)];
     if (influx !== undefined) tasks.push(influxAggregatesTask(s, influx, log));

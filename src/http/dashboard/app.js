@@ -562,10 +562,39 @@ function alertBadge(/** @type {string} */ type) {
  *   longitude: number | null, consumption_kwh: number | null, peak_load: number | null, last_seen: string }} Meter
  */
 
+const PROBLEM_LIMIT = 200;
+
 poll('card-meters', 15000, async () => {
-  problemMeters = /** @type {{ total: number, meters: Meter[] }} */ (await api('/v1/meters?status=fault,offline&limit=200'));
+  problemMeters = /** @type {{ total: number, meters: Meter[] }} */ (await api(`/v1/meters?status=fault,offline&limit=${PROBLEM_LIMIT}`));
   renderProblemMeters();
+  syncMapStatuses();
 });
+
+/**
+ * The table (every 15 s) and the map (every 30 s) poll at different times. Whichever answer is
+ * newer updates the other, so the two never disagree about which meters are faulty or offline.
+ */
+function syncMapStatuses() {
+  if (!mapData || !problemMeters) return;
+  const list = problemMeters.meters ?? [];
+  if (list.length < problemMeters.total) return; // a partial list cannot tell which meters are active
+  const bad = new Map(list.map((m) => [m.meter_id, m]));
+  let changed = false;
+  mapData.meters = mapData.meters.map((m) => {
+    const p = bad.get(m.meter_id);
+    const status = p ? p.status : m.status === 'fault' || m.status === 'offline' ? 'active' : m.status;
+    if (status === m.status) return m;
+    changed = true;
+    return p ? { ...m, status, last_seen: p.last_seen } : { ...m, status };
+  });
+  if (changed) drawMap();
+}
+/** The faulty/offline list from the map's complete meter list (newest first, as the API orders it). */
+function problemsFromMap() {
+  if (!mapData || mapData.meters.length < mapData.total) return;
+  const bad = mapData.meters.filter((m) => m.status === 'fault' || m.status === 'offline');
+  problemMeters = { total: bad.length, meters: bad.slice(0, PROBLEM_LIMIT) };
+}
 
 /** @type {{ total: number, meters: Meter[] } | null} */
 let problemMeters = null;
@@ -577,7 +606,9 @@ function renderProblemMeters() {
   const total = Number.isFinite(body.total) ? body.total : meters.length;
   $('meters-total').textContent = fmtInt(total);
   const wrap = $('meters-body');
+  const sub = /** @type {HTMLElement} */ ($('card-meters').querySelector('.card-sub'));
   if (meters.length === 0) {
+    sub.textContent = 'Meters whose last status is fault or offline · every 15 s';
     wrap.innerHTML = total > 0
       ? `<div class="empty">${esc(fmtInt(total))} meters are faulty or offline, but none was returned.</div>`
       : mapData && mapData.meters.length === 0
@@ -604,8 +635,7 @@ function renderProblemMeters() {
     <thead><tr><th>Meter</th><th>Region</th><th>Status</th><th title="Building type">Building</th><th class="num">Last seen</th></tr></thead>
     <tbody>${rows}</tbody>
   </table>`;
-  /** @type {HTMLElement} */ ($('card-meters').querySelector('.card-sub')).textContent =
-    `${fmtInt(faults)} fault · ${fmtInt(offline)} offline${more} · refreshed every 15 s`;
+  sub.textContent = `${fmtInt(faults)} fault · ${fmtInt(offline)} offline${more} · refreshed every 15 s`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -628,8 +658,9 @@ poll('card-map', 30000, async () => {
     /** @type {Promise<{ regions: Region[] }>} */ (api(`/v1/regions?from=${encodeURIComponent(from.toISOString())}&to=${encodeURIComponent(to.toISOString())}`)),
   ]);
   mapData = { meters: m.meters ?? [], total: Number.isFinite(m.total) ? m.total : (m.meters ?? []).length, regions: r.regions ?? [] };
+  problemsFromMap();
   drawMap();
-  renderProblemMeters(); // its empty state depends on whether any meter is known
+  renderProblemMeters(); // also: its empty state depends on whether any meter is known
 });
 {
   let pending = 0;
@@ -785,6 +816,14 @@ function drawMap() {
 // 5. Recent alerts
 // ---------------------------------------------------------------------------------------------
 
+/**
+ * Alert subjects can carry long fingerprints (energy-meter clients are `sha256:<64 hex>/metric`):
+ * hex runs of 16+ characters are cut to their first 8 (the full subject stays in the tooltip).
+ */
+function shortSubject(/** @type {string} */ subject) {
+  return String(subject ?? '').replace(/[0-9a-f]{16,}/gi, (hex) => `${hex.slice(0, 8)}…`);
+}
+
 poll('card-alerts', 10000, async () => {
   const since = new Date(Date.now() - 24 * 3600 * 1000).toISOString();
   /** @type {{ alerts: { id: string, domain: string, type: string, subject: string, region: string | null, value: number | null, baseline: number | null, message: string, timestamp: string, detected_at: string }[] }} */
@@ -811,7 +850,7 @@ poll('card-alerts', 10000, async () => {
       <td class="nowrap num" title="event ${esc(fmtFull(t))} · detected ${esc(fmtFull(det))}">${esc(fmtTime(t))}<span class="sub">${esc(fmtAgo(t))}</span></td>
       <td><span class="badge b-domain">${esc(a.domain)}</span></td>
       <td>${alertBadge(a.type)}</td>
-      <td class="nowrap"><span class="mono">${esc(a.subject)}</span>${a.region ? `<span class="sub">${esc(a.region)}</span>` : ''}</td>
+      <td class="subject"><span class="mono" title="${esc(a.subject)}">${esc(shortSubject(a.subject))}</span>${a.region ? `<span class="sub">${esc(a.region)}</span>` : ''}</td>
       <td class="num">${vs}</td>
       <td class="msg">${esc(a.message)}</td>
     </tr>`;
@@ -863,7 +902,7 @@ function updateSpark(/** @type {{ name: string, messages_per_s: number }[]} */ p
       series: [{}, ...names.map((n, i) => ({ label: n, stroke: PALETTE[i % PALETTE.length], width: 1.75, points: { show: false } }))],
     }, [[], ...names.map(() => [])]);
     $('spark-legend').innerHTML = names.map((n, i) =>
-      `<span><i class="ln" style="--c:${PALETTE[i % PALETTE.length]}"></i>${esc(n)}</span>`).join('');
+      `<span title="${esc(n)}"><i class="ln" style="--c:${PALETTE[i % PALETTE.length]}"></i><span class="nm">${esc(n)}</span></span>`).join('');
   }
   const data = [sparkHistory.map((h) => h.t), ...names.map((n) => sparkHistory.map((h) => h.rates[n] ?? null))];
   sparkChart.setData(data, false);
@@ -902,20 +941,20 @@ poll('card-pipe', 5000, async () => {
   const lagCls = (/** @type {number | null} */ v) => (v == null ? 'muted' : v > 300 ? 'up' : v > 30 ? 'warn-text' : '');
 
   const ready = s.ready
-    ? `<div class="ready-box ok"><span class="big-dot"></span><div><strong>Ready</strong><span class="muted">All pipelines connected · up ${esc(fmtDuration(s.uptime_s))}</span></div></div>`
-    : `<div class="ready-box bad"><span class="big-dot"></span><div><strong>Not ready</strong>${reasons.length
+    ? `<div class="ready-box ok" data-testid="pipe-ready"><span class="big-dot"></span><div><strong>Ready</strong><span class="muted">All pipelines connected · up ${esc(fmtDuration(s.uptime_s))}</span></div></div>`
+    : `<div class="ready-box bad" data-testid="pipe-ready"><span class="big-dot"></span><div><strong>Not ready</strong>${reasons.length
       ? `<ul>${reasons.map((r) => `<li>${esc(r)}</li>`).join('')}</ul>`
       : '<span class="muted">no reason given</span>'}</div></div>`;
 
   const stats = `<div class="stat-row">
-    <div class="stat"><span class="kpi-label">Throughput</span><span class="v">${esc(fmtAuto(rate))}</span><span class="u">msg/s</span></div>
+    <div class="stat"><span class="kpi-label">Throughput</span><span class="v" data-testid="pipe-throughput">${esc(fmtAuto(rate))}</span><span class="u">msg/s</span></div>
     <div class="stat${maxLag != null && maxLag > 30 ? ' warn' : ''}"><span class="kpi-label">Max lag</span><span class="v">${esc(maxLag == null ? '–' : fmt(maxLag, 1))}</span><span class="u">s</span></div>
     <div class="stat${dl.total > 0 ? ' warn' : ''}" title="${esc(fmt(dl.per_s, 2))} dead letters per second"><span class="kpi-label">Dead letters</span><span class="v">${esc(fmtInt(dl.total))}</span><span class="u">${esc(fmt(dl.per_s, 2))}/s</span></div>
   </div>`;
 
   const pipeTable = pipelines.length
     ? `<table><thead><tr><th>Pipeline</th><th class="num">msg/s</th><th class="num">Lag (s)</th><th>State</th></tr></thead><tbody>${pipelines.map((p) => `<tr>
-        <td><span class="mono">${esc(p.name)}</span><span class="sub">${esc(p.source)}</span></td>
+        <td class="pipe-name" title="${esc(p.name)}"><span class="mono">${p.name.split('+').map((d) => `<span class="seg">${esc(d)}</span>`).join('+<wbr>')}</span><span class="sub">${esc(p.source)}</span></td>
         <td class="num">${esc(fmtAuto(p.messages_per_s))}</td>
         <td class="num ${lagCls(p.lag_seconds)}">${esc(p.lag_seconds == null ? '–' : fmt(p.lag_seconds, 1))}</td>
         <td>${p.paused ? '<span class="badge b-warn">paused</span>' : '<span class="badge b-active">running</span>'}</td>

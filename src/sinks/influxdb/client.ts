@@ -24,6 +24,13 @@ export interface InfluxSettings {
 const POLICY_NAME = /^[A-Za-z0-9_-]{1,64}$/;
 const DURATION = /^(INF|\d+[hdw])$/;
 
+/** Hooks for metrics. */
+export interface InfluxObserver {
+  connected?(up: boolean): void;
+  written?(policy: 'raw' | 'aggregate', points: number): void;
+  dropped?(points: number): void;
+}
+
 /** Identifier in InfluxQL: double-quoted, quotes and backslashes escaped. */
 const ident = (s: string): string => `"${s.replace(/["\\]/g, '\\$&')}"`;
 
@@ -42,8 +49,11 @@ export class InfluxClient {
   /** Points InfluxDB dropped as older than their retention policy (they are in PostgreSQL). */
   droppedBeyondRetention = 0;
 
-  constructor(settings: InfluxSettings, log: Logger) {
+  readonly #observe: InfluxObserver;
+
+  constructor(settings: InfluxSettings, log: Logger, observe: InfluxObserver = {}) {
     this.#s = settings;
+    this.#observe = observe;
     this.#log = log;
     const u = new URL(settings.url);
     this.#auth = u.username === '' ? undefined : `Basic ${Buffer.from(`${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`).toString('base64')}`;
@@ -106,6 +116,7 @@ export class InfluxClient {
       let body = '';
       for (let j = i; j < end; j++) body += `${encodePoint(points[j]!)}\n`;
       await this.#writeWithRetries(path, body);
+      this.#observe.written?.(policy, end - i);
     }
   }
 
@@ -115,7 +126,7 @@ export class InfluxClient {
         const res = await this.#fetch(path, body, 'text/plain; charset=utf-8');
         if (res.status === 204 || res.ok) {
           await res.body?.cancel();
-          this.connected = true;
+          this.#setConnected(true);
           return;
         }
         const text = await res.text();
@@ -123,8 +134,9 @@ export class InfluxClient {
         // of old months): the rest of the request was written, and PostgreSQL keeps them all.
         const beyond = /^\s*\{"error":"partial write: points beyond retention policy dropped=(\d+)"\}\s*$/.exec(text);
         if (res.status === 400 && beyond !== null) {
-          this.connected = true;
+          this.#setConnected(true);
           this.droppedBeyondRetention += Number(beyond[1]);
+          this.#observe.dropped?.(Number(beyond[1]));
           this.#log.debug({ dropped: Number(beyond[1]) }, 'InfluxDB dropped points older than the retention policy');
           return;
         }
@@ -134,7 +146,7 @@ export class InfluxClient {
         throw this.#unavailable(new Error(`HTTP ${res.status}: ${text.slice(0, 300)}`));
       } catch (err) {
         if (err instanceof IngestError && err.code === 'INGESTD_ERR_SINK_REJECTED') throw err;
-        this.connected = false;
+        this.#setConnected(false);
         const error = err instanceof IngestError ? err : this.#unavailable(err);
         if (attempt >= this.#s.maxRetries) throw error;
         this.#log.warn({ attempt: attempt + 1, err: error.message }, 'InfluxDB write failed; retrying');
@@ -142,6 +154,11 @@ export class InfluxClient {
         if (this.#ready === undefined) await this.ensure().catch(() => undefined);
       }
     }
+  }
+
+  #setConnected(up: boolean): void {
+    this.connected = up;
+    this.#observe.connected?.(up);
   }
 
   #fetch(path: string, body: string, contentType: string): Promise<Response> {
