@@ -176,7 +176,9 @@ async function backfillSmartGrid(pool: import('pg').Pool, broker: MemoryBroker, 
   if (Number(rows[0]?.n ?? 0) > 0) return 0;
   const every = 120_000 / meters;
   const count = Math.floor(86_400_000 / every);
-  const gen = createSmartGridGenerator({ seed: seed + 1, meters, startTime: now - 86_400_000, intervalMs: every, faultRate: 0.002, invalidRate: 0 });
+  // Live, each meter transacts every meters / SMART_GRID_RATE seconds; a history transaction stands for 2 minutes of it.
+  const kwhScale = 120 / (meters / SMART_GRID_RATE);
+  const gen = createSmartGridGenerator({ seed: seed + 1, meters, startTime: now - 86_400_000, intervalMs: every, faultRate: 0.002, invalidRate: 0, kwhScale });
   void (async () => {
     for (let i = 0; i < count && !signal.aborted; i++) await broker.publish(topic, gen.next().body);
   })();
