@@ -168,21 +168,26 @@ async function paced(rate: number, send: () => Promise<void>, signal: AbortSigna
 }
 
 /**
- * When the store has no smart-grid history yet, publishes the last 24 hours (a transaction
- * per meter every 2 minutes) in the background; returns how many transactions.
+ * When the store has no smart-grid history yet, publishes the last 24 hours in the background
+ * (a transaction per meter every 2 minutes, and the last 5 minutes at the live rate so the live
+ * chart starts full); returns how many transactions.
  */
 async function backfillSmartGrid(pool: import('pg').Pool, broker: MemoryBroker, topic: string, seed: number, meters: number, now: number, signal: AbortSignal): Promise<number> {
   const { rows } = await pool.query<{ n: string }>(`SELECT count(*) AS n FROM smart_grid_consumption_1s WHERE bucket < now() - interval '1 hour'`);
   if (Number(rows[0]?.n ?? 0) > 0) return 0;
   const every = 120_000 / meters;
-  const count = Math.floor(86_400_000 / every);
-  // Live, each meter transacts every meters / SMART_GRID_RATE seconds; a history transaction stands for 2 minutes of it.
+  const recentMs = 300_000;
+  const sparse = Math.floor((86_400_000 - recentMs) / every);
+  const dense = (recentMs / 1000) * SMART_GRID_RATE;
+  // Live, each meter transacts every meters / SMART_GRID_RATE seconds; a sparse transaction stands for 2 minutes of it.
   const kwhScale = 120 / (meters / SMART_GRID_RATE);
-  const gen = createSmartGridGenerator({ seed: seed + 1, meters, startTime: now - 86_400_000, intervalMs: every, faultRate: 0.002, invalidRate: 0, kwhScale });
+  const old = createSmartGridGenerator({ seed: seed + 1, meters, startTime: now - 86_400_000, intervalMs: every, faultRate: 0.002, invalidRate: 0, kwhScale });
+  const recent = createSmartGridGenerator({ seed: seed + 2, meters, startTime: now - recentMs, intervalMs: 1000 / SMART_GRID_RATE, faultRate: 0.002, invalidRate: 0 });
   void (async () => {
-    for (let i = 0; i < count && !signal.aborted; i++) await broker.publish(topic, gen.next().body);
+    for (let i = 0; i < sparse && !signal.aborted; i++) await broker.publish(topic, old.next().body);
+    for (let i = 0; i < dense && !signal.aborted; i++) await broker.publish(topic, recent.next().body);
   })();
-  return count;
+  return sparse + dense;
 }
 
 /** Specifications for the simulated metrics, so out-of-spec and the spec-based rules show. */

@@ -29,7 +29,8 @@ export async function consumptionTrend(v: RequestView, q: Query) {
   const hours = integer(q, 'hours', 24, 1, 24 * 31);
   const step = Math.max(60, Math.ceil((hours * 3600) / 288 / 60) * 60);
   const to = Date.now();
-  const from = to - hours * 3_600_000;
+  // Whole steps from the first boundary; only the current (last) step is partial.
+  const from = Math.floor((to - hours * 3_600_000) / (step * 1000)) * step * 1000;
   if (!seesUntenanted(v)) return { step_seconds: step, from: iso(from), to: iso(to), points: [] };
   const { rows } = await v.pool.query<{ t: string; total_kwh: number; reading_count: string }>(
     `SELECT to_char(date_bin(make_interval(secs => $3), bucket, 'epoch') AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS t,
@@ -40,7 +41,10 @@ export async function consumptionTrend(v: RequestView, q: Query) {
   );
   return {
     step_seconds: step, from: iso(from), to: iso(to),
-    // kWh in a step of S seconds is an average power of kWh × 3600 / S kW.
-    points: rows.map((r) => ({ t: r.t, total_kwh: r.total_kwh, avg_kw: (r.total_kwh * 3600) / step, reading_count: Number(r.reading_count) })),
+    // kWh over S seconds is an average power of kWh × 3600 / S kW (S: the part of the step already elapsed).
+    points: rows.map((r) => {
+      const seconds = Math.max(1, Math.min(step, (to - Date.parse(r.t)) / 1000));
+      return { t: r.t, total_kwh: r.total_kwh, avg_kw: (r.total_kwh * 3600) / seconds, reading_count: Number(r.reading_count) };
+    }),
   };
 }

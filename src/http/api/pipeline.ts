@@ -62,14 +62,15 @@ export class PipelineStatus {
     const count = (sample: Sample | undefined, source: string, domains: ReadonlyArray<string>): number =>
       domains.reduce((n, d) => n + (sample?.messages.get(key(source, d)) ?? 0), 0);
     const pipelines = this.#pipelines().map((p) => {
-      const domains = p.name.split('+');
+      // Deliveries count under their domain, unrouted ones under the pipeline's name (once if the same).
+      const labels = [...new Set([...p.name.split('+'), p.name])];
       const mine = (values: ReadonlyArray<{ labels: Record<string, unknown>; value: number }>) =>
         values.filter((v) => v.labels['source'] === p.sourceKind && v.labels['domain'] === p.name);
       const lags = mine(lag.values);
       return {
         name: p.name,
         source: p.sourceKind,
-        messages_per_s: Math.round(rate(count(last, p.sourceKind, [...domains, p.name]), count(prev, p.sourceKind, [...domains, p.name])) * 10) / 10,
+        messages_per_s: Math.round(rate(count(last, p.sourceKind, labels), count(prev, p.sourceKind, labels)) * 10) / 10,
         lag_seconds: lags.length === 0 ? null : Math.max(...lags.map((v) => v.value)),
         paused: mine(paused.values).some((v) => v.value > 0),
       };
