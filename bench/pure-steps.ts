@@ -1,0 +1,168 @@
+/**
+ * The pure calls each domain's apply() makes on a batch, in the order it makes them, with
+ * the database's part replaced by in-memory state carried from batch to batch (as if every
+ * message were new: what the stored rows, histories and baselines would hold). Only the
+ * exported functions apply() calls are called here; glue that apply() writes inline and
+ * that is not exported is named in a comment, copied only where a later call needs its
+ * output, or left out.
+ *
+ * Each step returns a number derived from its output, so no call can be optimized away.
+ */
+import type { Config } from '../src/config/index.ts';
+import type { Decoded } from '../src/domains/types.ts';
+import { uuidV5 } from '../src/lib/ids.ts';
+import { emaStep, type EmaState } from '../src/processors/anomaly/ema.ts';
+import type { SeriesState } from '../src/processors/anomaly/western-electric.ts';
+import { addReading, emptyAggregate, windowOf, type WindowAggregate } from '../src/processors/windows/tumbling.ts';
+import type { AnalyticsMessage } from '../src/domains/analytics/decode.ts';
+import { detectAnomalies } from '../src/domains/analytics/detect.ts';
+import { healthStatus, kpiDeltas, measurementDeltas, rollupDeltas, type KpiSample } from '../src/domains/analytics/rollup.ts';
+import type { StoredEvent, StoredMeasurement } from '../src/domains/analytics/store.ts';
+import type { SpecLimits } from '../src/processors/anomaly/spec-limits.ts';
+import { readingIdOf, type MeterMessage } from '../src/domains/energy-meter/decode.ts';
+import { detectReadings, seriesKey as meterSeriesKey } from '../src/domains/energy-meter/detect.ts';
+import type { GridReading } from '../src/domains/grid-telemetry/decode.ts';
+import { readingEnergyKwh } from '../src/domains/grid-telemetry/energy.ts';
+import { keyOfReading } from '../src/domains/grid-telemetry/store.ts';
+import type { Transaction } from '../src/domains/smart-grid/decode.ts';
+import { latestPerMeter, regionMinuteDeltas, secondDeltas } from '../src/domains/smart-grid/rollup.ts';
+import type { DomainName } from './messages.ts';
+
+export interface PureSteps {
+  /** Which calls run, for the README and the JSON. */
+  readonly calls: string;
+  /** Forgets the carried state (each timed pass starts from the same one). */
+  reset(): void;
+  run(batch: ReadonlyArray<Decoded<any>>): number;
+}
+
+/** The domain's pure batch steps, or null when apply() has none that are exported. */
+export function pureSteps(domain: DomainName, config: Config): PureSteps | null {
+  switch (domain) {
+    case 'energy-meter': return energyMeter(config);
+    case 'grid-telemetry': return gridTelemetry(config);
+    case 'analytics': return analytics(config);
+    case 'smart-grid': return smartGrid();
+    // applyChatBatch: rounds() (not exported) and JSON.stringify of each item inside
+    // upsertItems(), a database call. Nothing pure to call: its core path is decode alone.
+    case 'chat-events': return null;
+  }
+}
+
+/** applyMeterBatch (src/domains/energy-meter/index.ts). */
+function energyMeter(config: Config): PureSteps {
+  const s = config.energyMeter;
+  // Stands in for meter_metric_history (lockHistories → saveHistories).
+  let histories = new Map<string, number[]>();
+  return {
+    calls: 'readingIdOf(probe), seriesKey, detectReadings, readingIdOf per reading',
+    reset: () => (histories = new Map()),
+    run(batch: ReadonlyArray<Decoded<MeterMessage>>) {
+      let sink = 0;
+      // Not called: the clients map and the ReadingProcessedEvent + JSON.stringify per
+      // reading (inline in applyMeterBatch, not exported).
+      for (const d of batch) if (d.value.readings.length > 0) sink += readingIdOf(d.messageId, 0).length; // redelivery probe ids
+      const series = new Set<string>();
+      for (const { value: m } of batch) for (const r of m.readings) if (r.value !== null) series.add(meterSeriesKey(m.clientId, r.name));
+      sink += series.size;
+      for (const { messageId, value: m } of batch) {
+        const detected = detectReadings(m.clientId, m.readings, histories, s.spike);
+        for (let i = 0; i < detected.length; i++) sink += readingIdOf(messageId, i).length + (detected[i]!.spike ? 1 : 0);
+      }
+      return sink;
+    },
+  };
+}
+
+/** applyGridBatch (src/domains/grid-telemetry/index.ts). */
+function gridTelemetry(config: Config): PureSteps {
+  const s = config.gridTelemetry;
+  // Stands in for grid_meters.baseline (lockMeters → saveMeters).
+  let baselines = new Map<string, EmaState>();
+  return {
+    calls: 'keyOfReading, windowDeltas (1m, 15m: windowOf, emptyAggregate, addReading, readingEnergyKwh), emaStep, uuidV5 per alert',
+    reset: () => (baselines = new Map()),
+    run(batch: ReadonlyArray<Decoded<GridReading>>) {
+      const readings = batch.map((d) => d.value);
+      // `fresh` comes from insertReadings' RETURNING; the filter keys every reading.
+      const fresh = new Set<string>();
+      for (const r of readings) fresh.add(keyOfReading(r));
+      const added = readings.filter((r) => fresh.has(keyOfReading(r)));
+      let sink = 0;
+      for (const sizeMs of [60_000, 900_000]) sink += windowDeltas(added, sizeMs).length;
+      for (const r of added) {
+        const step = emaStep(baselines.get(r.meterId) ?? { baseline: null }, r.powerKw, s.ema);
+        baselines.set(r.meterId, step.next);
+        // alertIdOf (not exported): the same uuidV5 call.
+        if (step.anomaly !== null) sink += uuidV5(`grid-alert:${r.meterId}:${r.timestampMs}:${step.anomaly.type}`).length;
+      }
+      return sink;
+    },
+  };
+}
+
+/**
+ * A copy of windowDeltas in src/domains/grid-telemetry/index.ts (not exported): the same
+ * exported calls in the same order. Keep in step with it, or export it there.
+ */
+function windowDeltas(readings: ReadonlyArray<GridReading>, sizeMs: number): WindowAggregate[] {
+  const byKey = new Map<string, WindowAggregate>();
+  for (const r of readings) {
+    const w = windowOf(r.timestampMs, sizeMs);
+    const key = `${r.meterId}\u0000${w.start}`;
+    const agg = byKey.get(key) ?? emptyAggregate(r.meterId, r.region, w);
+    byKey.set(key, addReading({ ...agg, region: r.region }, r.powerKw, readingEnergyKwh(r)));
+  }
+  return [...byKey.values()];
+}
+
+/** applyBatch (src/domains/smart-grid/index.ts), PostgreSQL only (no InfluxDB points). */
+function smartGrid(): PureSteps {
+  return {
+    calls: 'latestPerMeter, regionMinuteDeltas, secondDeltas',
+    reset: () => undefined,
+    run(batch: ReadonlyArray<Decoded<Transaction>>) {
+      const added = batch.map((d) => d.value);
+      // statusAlerts() needs upsertMeters' RETURNING rows: not run.
+      return latestPerMeter(added).length + regionMinuteDeltas(added).length + secondDeltas(added).length;
+    },
+  };
+}
+
+/** applyAnalyticsBatch (src/domains/analytics/index.ts), no specifications loaded (rolling limits). */
+function analytics(config: Config): PureSteps {
+  const s = config.analytics;
+  const specs = new Map<string, SpecLimits>();
+  // Stands in for the stored Western Electric state (lockSeries → saveSeries).
+  let stored = new Map<string, SeriesState>();
+  return {
+    calls: 'detectAnomalies (rolling limits), healthStatus, measurementDeltas, rollupDeltas, kpiDeltas',
+    reset: () => (stored = new Map()),
+    run(batch: ReadonlyArray<Decoded<AnalyticsMessage>>) {
+      // collect() (not exported): records of the batch, each once. Copied, as every later call needs it.
+      const seen = new Set<string>();
+      const newM: StoredMeasurement[] = [];
+      const newE: StoredEvent[] = [];
+      for (const { value } of batch) {
+        for (const { id, record } of value.records) {
+          if (seen.has(id)) continue;
+          seen.add(id);
+          if (record.kind === 'measurement') newM.push({ id, subDomain: value.subDomain, m: record });
+          else newE.push({ id, subDomain: value.subDomain, event: record });
+        }
+      }
+      const detected = detectAnomalies(newM, specs, stored, s.rolling);
+      for (const [key, { state }] of detected.states) stored.set(key, state);
+      // The availability samples apply() adds inline: copied, as kpiDeltas needs them.
+      const kpis: KpiSample[] = [...detected.kpis];
+      for (const { event } of newE) {
+        const status = healthStatus(event);
+        if (status !== null) {
+          kpis.push({ time: event.time, tenantId: event.tenantId, factoryId: event.factoryId, machineId: event.entityId, kpi: 'availability', metric: '', good: s.upStatuses.includes(status) });
+        }
+      }
+      return detected.anomalies.length + measurementDeltas(newM.map((r) => r.m), s.windowsS).length +
+        rollupDeltas(newE, s.windowsS).length + kpiDeltas(kpis, s.windowsS).length;
+    },
+  };
+}
