@@ -146,7 +146,7 @@ async function runDomain(ctx: BenchContext, domain: DomainName, config: Config, 
 }
 
 /** The worker's decode of one batch: every delivery through the handler; failures are dead letters. */
-function decodeBatch(handler: DomainHandler, batch: ReadonlyArray<Delivery>): Decoded<unknown>[] {
+export function decodeBatch(handler: DomainHandler, batch: ReadonlyArray<Delivery>): Decoded<unknown>[] {
   const out: Decoded<unknown>[] = [];
   for (let index = 0; index < batch.length; index++) {
     const delivery = batch[index]!;

@@ -19,8 +19,8 @@ import { detectAnomalies } from '../src/domains/analytics/detect.ts';
 import { healthStatus, kpiDeltas, measurementDeltas, rollupDeltas, type KpiSample } from '../src/domains/analytics/rollup.ts';
 import type { StoredEvent, StoredMeasurement } from '../src/domains/analytics/store.ts';
 import type { SpecLimits } from '../src/processors/anomaly/spec-limits.ts';
-import { readingIdOf, type MeterMessage } from '../src/domains/energy-meter/decode.ts';
-import { detectReadings, seriesKey as meterSeriesKey } from '../src/domains/energy-meter/detect.ts';
+import type { MeterMessage } from '../src/domains/energy-meter/decode.ts';
+import { clientSightings, planMeterBatch, seriesOf } from '../src/domains/energy-meter/plan.ts';
 import type { GridReading } from '../src/domains/grid-telemetry/decode.ts';
 import { readingEnergyKwh } from '../src/domains/grid-telemetry/energy.ts';
 import { keyOfReading } from '../src/domains/grid-telemetry/store.ts';
@@ -49,27 +49,19 @@ export function pureSteps(domain: DomainName, config: Config): PureSteps | null 
   }
 }
 
-/** applyMeterBatch (src/domains/energy-meter/index.ts). */
+/** applyMeterBatch (src/domains/energy-meter/index.ts): every pure call it makes. */
 function energyMeter(config: Config): PureSteps {
-  const s = config.energyMeter;
   // Stands in for meter_metric_history (lockHistories → saveHistories).
   let histories = new Map<string, number[]>();
   return {
-    calls: 'readingIdOf(probe), seriesKey, detectReadings, readingIdOf per reading',
+    calls: 'clientSightings, seriesOf, planMeterBatch (detectReadings, rows, one event per reading)',
     reset: () => (histories = new Map()),
     run(batch: ReadonlyArray<Decoded<MeterMessage>>) {
-      let sink = 0;
-      // Not called: the clients map and the ReadingProcessedEvent + JSON.stringify per
-      // reading (inline in applyMeterBatch, not exported).
-      for (const d of batch) if (d.value.readings.length > 0) sink += readingIdOf(d.messageId, 0).length; // redelivery probe ids
-      const series = new Set<string>();
-      for (const { value: m } of batch) for (const r of m.readings) if (r.value !== null) series.add(meterSeriesKey(m.clientId, r.name));
-      sink += series.size;
-      for (const { messageId, value: m } of batch) {
-        const detected = detectReadings(m.clientId, m.readings, histories, s.spike);
-        for (let i = 0; i < detected.length; i++) sink += readingIdOf(messageId, i).length + (detected[i]!.spike ? 1 : 0);
-      }
-      return sink;
+      const fresh = batch.filter((d) => d.value.readings.length > 0);
+      const sightings = clientSightings(batch);
+      const series = seriesOf(fresh);
+      const plan = planMeterBatch(fresh, histories, config.energyMeter);
+      return sightings.length + series.size + plan.rows.length + plan.outbound.length;
     },
   };
 }

@@ -13,11 +13,26 @@ export interface MeterMessage {
   /** Epoch ms. */
   readonly receivedAt: number;
   readonly readings: CheckedReading[];
+  /** readingIdOf(messageId, i) for each reading, derived once: the probe, the rows and the events share them. */
+  readonly readingIds: string[];
 }
 
 const checkEnvelope = compileSchema(energyMeterSchema);
 
-export const clientIdOf = (fingerprint: string): string => uuidV5(`meter-client:${fingerprint}`);
+// A deployment sees a bounded set of meters again and again: remember their ids rather than
+// hashing the fingerprint of every message. Forgotten wholesale when full (cheap, and rare).
+const CLIENT_IDS_KEPT = 100_000;
+const clientIds = new Map<string, string>();
+
+export function clientIdOf(fingerprint: string): string {
+  let id = clientIds.get(fingerprint);
+  if (id === undefined) {
+    if (clientIds.size >= CLIENT_IDS_KEPT) clientIds.clear();
+    clientIds.set(fingerprint, (id = uuidV5(`meter-client:${fingerprint}`)));
+  }
+  return id;
+}
+
 export const readingIdOf = (messageId: string, index: number): string => uuidV5(`meter-reading:${messageId}:${index}`);
 
 /** Bytes → message, or a structural error naming what is wrong (SPEC §5.1). */
@@ -36,8 +51,10 @@ export function decodeMeterMessage(body: Buffer, rules: ReadingRules): { message
     throw structural('INGESTD_ERR_SCHEMA', `/received_at: must be an RFC 3339 date-time, got ${JSON.stringify(msg.received_at)}`);
   }
   const readings = msg.payload.PM.map((raw) => checkReading(raw, receivedAt, rules));
+  const messageId = msg.request_id ?? `sha256:${sha256Hex(body)}`;
+  const readingIds = readings.map((_, i) => readingIdOf(messageId, i));
   return {
-    messageId: msg.request_id ?? `sha256:${sha256Hex(body)}`,
-    value: { fingerprint: msg.client_fingerprint, clientId: clientIdOf(msg.client_fingerprint), receivedAt, readings },
+    messageId,
+    value: { fingerprint: msg.client_fingerprint, clientId: clientIdOf(msg.client_fingerprint), receivedAt, readings, readingIds },
   };
 }

@@ -39,8 +39,12 @@ export function detectReadings(
       }
       if (reasons.length === 0) remember(history, r.value, spike.window);
     }
+    // Fields written out rather than spread: this runs for every reading.
     out.push({
-      ...r,
+      timestamp: r.timestamp,
+      value: r.value,
+      name: r.name,
+      raw: r.raw,
       reasons,
       spike: spiked,
       status: reasons.length === 0 ? 'valid' : 'invalid',

@@ -1,0 +1,82 @@
+import type { OutboundMessage } from '../../sources/types.ts';
+import { emptyStats, type ApplyResult, type Decoded } from '../types.ts';
+import type { MeterMessage } from './decode.ts';
+import { detectReadings, seriesKey } from './detect.ts';
+import type { EnergyMeterSettings } from './settings.ts';
+import type { ClientSighting, ReadingRow, SeriesRef } from './store.ts';
+
+export const ROUTING_KEY_PROCESSED = 'meter.reading.processed';
+
+/** The output event of SPEC §5.1, one per stored reading. */
+export interface ReadingProcessedEvent {
+  reading_id: string;
+  client_id: string;
+  metric_name: string;
+  metric_value: number | null;
+  reading_timestamp: string;
+  validation_status: 'valid' | 'invalid';
+  anomaly_reason: string | null;
+}
+
+/** One sighting per client of the batch: earliest and latest received_at. */
+export function clientSightings(batch: ReadonlyArray<Decoded<MeterMessage>>): ClientSighting[] {
+  const clients = new Map<string, { id: string; fingerprint: string; firstSeen: number; lastSeen: number }>();
+  for (const { value: m } of batch) {
+    const c = clients.get(m.clientId);
+    if (c === undefined) clients.set(m.clientId, { id: m.clientId, fingerprint: m.fingerprint, firstSeen: m.receivedAt, lastSeen: m.receivedAt });
+    else {
+      if (m.receivedAt < c.firstSeen) c.firstSeen = m.receivedAt;
+      if (m.receivedAt > c.lastSeen) c.lastSeen = m.receivedAt;
+    }
+  }
+  return [...clients.values()];
+}
+
+/** The (client, metric) series whose history the fresh messages need, keyed by seriesKey. */
+export function seriesOf(fresh: ReadonlyArray<Decoded<MeterMessage>>): Map<string, SeriesRef> {
+  const series = new Map<string, SeriesRef>();
+  for (const { value: m } of fresh) {
+    for (const r of m.readings) {
+      if (r.value === null) continue;
+      const key = seriesKey(m.clientId, r.name);
+      if (!series.has(key)) series.set(key, { clientId: m.clientId, metric: r.name });
+    }
+  }
+  return series;
+}
+
+/**
+ * Rows, events and counts of the fresh (not yet stored) messages, in order: spike detection
+ * advances `histories` in place, so a reading sees the earlier ones of its batch.
+ */
+export function planMeterBatch(
+  fresh: ReadonlyArray<Decoded<MeterMessage>>,
+  histories: Map<string, number[]>,
+  s: EnergyMeterSettings,
+): ApplyResult & { rows: ReadingRow[] } {
+  const stats = emptyStats();
+  const rows: ReadingRow[] = [];
+  const outbound: OutboundMessage[] = [];
+  for (const { messageId, value: m } of fresh) {
+    const detected = detectReadings(m.clientId, m.readings, histories, s.spike);
+    for (let index = 0; index < detected.length; index++) {
+      const reading = detected[index]!;
+      const id = m.readingIds[index]!;
+      rows.push({ id, messageId, clientId: m.clientId, receivedAt: m.receivedAt, reading });
+      stats.readings[reading.status]++;
+      if (reading.spike) stats.anomalies.spike = (stats.anomalies.spike ?? 0) + 1;
+      if (reading.value !== null && reading.value < 0) stats.anomalies.negative = (stats.anomalies.negative ?? 0) + 1;
+      const event: ReadingProcessedEvent = {
+        reading_id: id,
+        client_id: m.clientId,
+        metric_name: reading.name,
+        metric_value: reading.value,
+        reading_timestamp: new Date(reading.timestamp).toISOString(),
+        validation_status: reading.status,
+        anomaly_reason: reading.reason,
+      };
+      outbound.push({ id, destination: s.outputExchange, key: ROUTING_KEY_PROCESSED, body: JSON.stringify(event) });
+    }
+  }
+  return { rows, outbound, stats };
+}
