@@ -10,10 +10,8 @@
  */
 import type { Config } from '../src/config/index.ts';
 import type { Decoded } from '../src/domains/types.ts';
-import { uuidV5 } from '../src/lib/ids.ts';
 import { emaStep, type EmaState } from '../src/processors/anomaly/ema.ts';
 import type { SeriesState } from '../src/processors/anomaly/western-electric.ts';
-import { addReading, emptyAggregate, windowOf, type WindowAggregate } from '../src/processors/windows/tumbling.ts';
 import type { AnalyticsMessage } from '../src/domains/analytics/decode.ts';
 import { detectAnomalies } from '../src/domains/analytics/detect.ts';
 import { healthStatus, kpiDeltas, measurementDeltas, rollupDeltas, type KpiSample } from '../src/domains/analytics/rollup.ts';
@@ -22,7 +20,8 @@ import type { SpecLimits } from '../src/processors/anomaly/spec-limits.ts';
 import type { MeterMessage } from '../src/domains/energy-meter/decode.ts';
 import { clientSightings, planMeterBatch, seriesOf } from '../src/domains/energy-meter/plan.ts';
 import type { GridReading } from '../src/domains/grid-telemetry/decode.ts';
-import { readingEnergyKwh } from '../src/domains/grid-telemetry/energy.ts';
+import { alertIdOf } from '../src/domains/grid-telemetry/index.ts';
+import { windowDeltas } from '../src/domains/grid-telemetry/windows.ts';
 import { keyOfReading } from '../src/domains/grid-telemetry/store.ts';
 import type { Transaction } from '../src/domains/smart-grid/decode.ts';
 import { latestPerMeter, regionMinuteDeltas, secondDeltas } from '../src/domains/smart-grid/rollup.ts';
@@ -72,7 +71,7 @@ function gridTelemetry(config: Config): PureSteps {
   // Stands in for grid_meters.baseline (lockMeters → saveMeters).
   let baselines = new Map<string, EmaState>();
   return {
-    calls: 'keyOfReading, windowDeltas (1m, 15m: windowOf, emptyAggregate, addReading, readingEnergyKwh), emaStep, uuidV5 per alert',
+    calls: 'keyOfReading, windowDeltas (1m, 15m), emaStep, alertIdOf per alert',
     reset: () => (baselines = new Map()),
     run(batch: ReadonlyArray<Decoded<GridReading>>) {
       const readings = batch.map((d) => d.value);
@@ -85,27 +84,11 @@ function gridTelemetry(config: Config): PureSteps {
       for (const r of added) {
         const step = emaStep(baselines.get(r.meterId) ?? { baseline: null }, r.powerKw, s.ema);
         baselines.set(r.meterId, step.next);
-        // alertIdOf (not exported): the same uuidV5 call.
-        if (step.anomaly !== null) sink += uuidV5(`grid-alert:${r.meterId}:${r.timestampMs}:${step.anomaly.type}`).length;
+        if (step.anomaly !== null) sink += alertIdOf(r.meterId, r.timestampMs, step.anomaly.type).length;
       }
       return sink;
     },
   };
-}
-
-/**
- * A copy of windowDeltas in src/domains/grid-telemetry/index.ts (not exported): the same
- * exported calls in the same order. Keep in step with it, or export it there.
- */
-function windowDeltas(readings: ReadonlyArray<GridReading>, sizeMs: number): WindowAggregate[] {
-  const byKey = new Map<string, WindowAggregate>();
-  for (const r of readings) {
-    const w = windowOf(r.timestampMs, sizeMs);
-    const key = `${r.meterId}\u0000${w.start}`;
-    const agg = byKey.get(key) ?? emptyAggregate(r.meterId, r.region, w);
-    byKey.set(key, addReading({ ...agg, region: r.region }, r.powerKw, readingEnergyKwh(r)));
-  }
-  return [...byKey.values()];
 }
 
 /** applyBatch (src/domains/smart-grid/index.ts), PostgreSQL only (no InfluxDB points). */

@@ -24,16 +24,13 @@ export function detectAnomalies(
   stored: ReadonlyMap<string, SeriesState>,
   rolling: RollingSettings,
 ): DetectResult {
-  const ordered = [...measurements].sort((a, b) => {
-    const ka = seriesKey(a.m);
-    const kb = seriesKey(b.m);
-    return ka < kb ? -1 : ka > kb ? 1 : a.m.time - b.m.time || a.m.value - b.m.value;
-  });
+  // Each series key built once, not twice per comparison.
+  const ordered = measurements.map(({ id, m }) => ({ id, m, key: seriesKey(m) }));
+  ordered.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.m.time - b.m.time || a.m.value - b.m.value));
   const anomalies: AnomalyRow[] = [];
   const kpis: KpiSample[] = [];
   const states = new Map<string, { m: Measurement; state: SeriesState }>();
-  for (const { id, m } of ordered) {
-    const key = seriesKey(m);
+  for (const { id, m, key } of ordered) {
     const spec = specs.get(specKey(m.tenantId, m.metric)) ?? null;
     const control = spec === null ? null : specControlLimits(spec);
     if (spec !== null && hasLimits(spec)) {

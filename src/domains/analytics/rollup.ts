@@ -62,9 +62,12 @@ const K = '\u0000';
 function fold<T, D>(items: Iterable<T>, windowsS: ReadonlyArray<number>, time: (t: T) => number, key: (t: T) => string, create: (t: T, windowS: number, bucketStart: number) => D, add: (d: D, t: T) => void): D[] {
   const out = new Map<string, D>();
   for (const item of items) {
+    // The item's key and time once, not once per window.
+    const base = key(item);
+    const t = time(item);
     for (const w of windowsS) {
-      const bucket = windowStart(time(item), w * 1000);
-      const k = `${key(item)}${K}${w}${K}${bucket}`;
+      const bucket = windowStart(t, w * 1000);
+      const k = `${base}${K}${w}${K}${bucket}`;
       let d = out.get(k);
       if (d === undefined) out.set(k, (d = create(item, w, bucket)));
       add(d, item);

@@ -4,8 +4,8 @@ import type { ClassifiedPoint, SeriesState } from '../../processors/anomaly/west
 import { qualified } from '../../sinks/postgres/sql-text.ts';
 import type { AnalyticsEvent, Measurement } from './records.ts';
 import type { AggDelta, KpiDelta, RollupDelta } from './rollup.ts';
+import { isoTime } from '../../lib/iso-time.ts';
 
-const iso = (ms: number): string => new Date(ms).toISOString();
 const K = '\u0000';
 
 export interface StoredMeasurement {
@@ -49,7 +49,7 @@ export class AnalyticsStore {
        SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::float8[], $10::text[], $11::text[])
        ON CONFLICT DO NOTHING RETURNING id::text`,
       [
-        rows.map((r) => r.id), rows.map((r) => iso(r.m.time)), rows.map((r) => r.m.tenantId), rows.map((r) => r.m.factoryId),
+        rows.map((r) => r.id), rows.map((r) => isoTime(r.m.time)), rows.map((r) => r.m.tenantId), rows.map((r) => r.m.factoryId),
         rows.map((r) => r.m.machineId), rows.map((r) => r.m.sensorId), rows.map((r) => r.m.metric), rows.map((r) => r.m.unit),
         rows.map((r) => r.m.value), rows.map((r) => r.subDomain), rows.map((r) => r.m.sampleId),
       ],
@@ -64,7 +64,7 @@ export class AnalyticsStore {
        SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::float8[], $10::jsonb[])
        ON CONFLICT DO NOTHING RETURNING id::text`,
       [
-        rows.map((r) => r.id), rows.map((r) => iso(r.event.time)), rows.map((r) => r.event.tenantId), rows.map((r) => r.event.factoryId),
+        rows.map((r) => r.id), rows.map((r) => isoTime(r.event.time)), rows.map((r) => r.event.tenantId), rows.map((r) => r.event.factoryId),
         rows.map((r) => r.subDomain), rows.map((r) => r.event.entityType), rows.map((r) => r.event.entityId), rows.map((r) => r.event.eventType),
         rows.map((r) => r.event.value), rows.map((r) => JSON.stringify(r.event.payload)),
       ],
@@ -133,10 +133,10 @@ export class AnalyticsStore {
        ON CONFLICT DO NOTHING
        RETURNING id::text, to_char(detected_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS detected_at`,
       [
-        rows.map((r) => r.id), rows.map((r) => iso(r.m.time)), rows.map((r) => r.m.tenantId), rows.map((r) => r.m.factoryId),
+        rows.map((r) => r.id), rows.map((r) => isoTime(r.m.time)), rows.map((r) => r.m.tenantId), rows.map((r) => r.m.factoryId),
         rows.map((r) => r.m.machineId), rows.map((r) => r.m.sensorId), rows.map((r) => r.m.metric), rows.map((r) => r.rule), rows.map((r) => r.basis),
         rows.map((r) => r.m.value), rows.map((r) => r.center), rows.map((r) => r.sigma), rows.map((r) => r.spec?.lsl ?? null), rows.map((r) => r.spec?.usl ?? null),
-        rows.map((r) => JSON.stringify(r.points.map((p) => ({ time: iso(p.t), value: p.v })))),
+        rows.map((r) => JSON.stringify(r.points.map((p) => ({ time: isoTime(p.t), value: p.v })))),
       ],
     );
     return { ids: new Set(inserted.map((r) => r.id)), detectedAt: inserted[0]?.detected_at ?? new Date().toISOString() };
@@ -165,9 +165,9 @@ export class AnalyticsStore {
          last_time = greatest(a.last_time, excluded.last_time),
          updated_at = now()`,
       [
-        d.map((x) => iso(x.bucketStart)), d.map((x) => x.windowS), d.map((x) => x.tenantId), d.map((x) => x.factoryId), d.map((x) => x.machineId),
+        d.map((x) => isoTime(x.bucketStart)), d.map((x) => x.windowS), d.map((x) => x.tenantId), d.map((x) => x.factoryId), d.map((x) => x.machineId),
         d.map((x) => x.sensorId), d.map((x) => x.metric), d.map((x) => x.unit), d.map((x) => x.count), d.map((x) => x.sum), d.map((x) => x.sumSq),
-        d.map((x) => x.min), d.map((x) => x.max), d.map((x) => x.lastVal), d.map((x) => iso(x.lastTime)),
+        d.map((x) => x.min), d.map((x) => x.max), d.map((x) => x.lastVal), d.map((x) => isoTime(x.lastTime)),
       ],
     );
   }
@@ -185,7 +185,7 @@ export class AnalyticsStore {
          value_n = a.value_n + excluded.value_n,
          updated_at = now()`,
       [
-        d.map((x) => iso(x.bucketStart)), d.map((x) => x.windowS), d.map((x) => x.tenantId), d.map((x) => x.factoryId), d.map((x) => x.domain),
+        d.map((x) => isoTime(x.bucketStart)), d.map((x) => x.windowS), d.map((x) => x.tenantId), d.map((x) => x.factoryId), d.map((x) => x.domain),
         d.map((x) => x.entityType), d.map((x) => x.entityId), d.map((x) => x.eventType), d.map((x) => x.count), d.map((x) => x.sumVal), d.map((x) => x.valueN),
       ],
     );
@@ -205,7 +205,7 @@ export class AnalyticsStore {
          value       = (a.numerator + excluded.numerator)::float8 / (a.denominator + excluded.denominator),
          updated_at  = now()`,
       [
-        d.map((x) => iso(x.bucketStart)), d.map((x) => x.windowS), d.map((x) => x.tenantId), d.map((x) => x.factoryId), d.map((x) => x.machineId),
+        d.map((x) => isoTime(x.bucketStart)), d.map((x) => x.windowS), d.map((x) => x.tenantId), d.map((x) => x.factoryId), d.map((x) => x.machineId),
         d.map((x) => x.kpi), d.map((x) => x.metric), d.map((x) => x.numerator), d.map((x) => x.denominator),
       ],
     );

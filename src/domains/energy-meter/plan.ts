@@ -1,3 +1,4 @@
+import { isoTime } from '../../lib/iso-time.ts';
 import type { OutboundMessage } from '../../sources/types.ts';
 import { emptyStats, type ApplyResult, type Decoded } from '../types.ts';
 import type { MeterMessage } from './decode.ts';
@@ -71,7 +72,7 @@ export function planMeterBatch(
         client_id: m.clientId,
         metric_name: reading.name,
         metric_value: reading.value,
-        reading_timestamp: new Date(reading.timestamp).toISOString(),
+        reading_timestamp: isoTime(reading.timestamp),
         validation_status: reading.status,
         anomaly_reason: reading.reason,
       };

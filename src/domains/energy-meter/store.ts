@@ -1,4 +1,5 @@
 import type { PoolClient } from 'pg';
+import { isoTime } from '../../lib/iso-time.ts';
 import { copyRows, type CopyValue } from '../../sinks/postgres/copy.ts';
 import type { DetectedReading } from './detect.ts';
 
@@ -10,7 +11,7 @@ export async function storedMessages(tx: PoolClient, probes: ReadonlyArray<{ id:
     // pruning; a plain EXISTS lets the planner hash-join the whole table (50× slower).
     `SELECT k.id::text AS id FROM unnest($1::uuid[], $2::timestamptz[]) AS k(id, ts)
        CROSS JOIN LATERAL (SELECT 1 FROM meter_readings_raw r WHERE r.id = k.id AND r.reading_timestamp = k.ts LIMIT 1) AS hit`,
-    [probes.map((p) => p.id), probes.map((p) => new Date(p.timestamp).toISOString())],
+    [probes.map((p) => p.id), probes.map((p) => isoTime(p.timestamp))],
   );
   return new Set(rows.map((r) => r.id));
 }
@@ -37,8 +38,8 @@ export async function upsertClients(tx: PoolClient, clients: ReadonlyArray<Clien
     [
       sorted.map((c) => c.id),
       sorted.map((c) => c.fingerprint),
-      sorted.map((c) => new Date(c.firstSeen).toISOString()),
-      sorted.map((c) => new Date(c.lastSeen).toISOString()),
+      sorted.map((c) => isoTime(c.firstSeen)),
+      sorted.map((c) => isoTime(c.lastSeen)),
     ],
   );
 }
@@ -103,7 +104,7 @@ function* rowsOf(rows: ReadonlyArray<ReadingRow>): Iterable<CopyValue[]> {
   for (const r of rows) {
     yield [
       r.id, r.messageId, r.clientId, r.reading.name, r.reading.value,
-      new Date(r.reading.timestamp).toISOString(), new Date(r.receivedAt).toISOString(),
+      isoTime(r.reading.timestamp), isoTime(r.receivedAt),
       r.reading.status, r.reading.reason,
       // jsonb of the entry as received; `null` entries stay JSON null.
       JSON.stringify(r.reading.raw ?? null),

@@ -1,13 +1,13 @@
 import type { PoolClient } from 'pg';
 import { emaStep } from '../../processors/anomaly/ema.ts';
-import { addReading, emptyAggregate, windowOf, type WindowAggregate } from '../../processors/windows/tumbling.ts';
 import { uuidV5 } from '../../lib/ids.ts';
+import { isoTime } from '../../lib/iso-time.ts';
 import { MonthlyPartitions } from '../../sinks/postgres/partitions.ts';
 import type { OutboundMessage } from '../../sources/types.ts';
 import { emptyStats, type ApplyResult, type Decoded, type DomainHandler, type DomainPlugin, type DomainTask } from '../types.ts';
 import { decodeGridReading, type GridReading } from './decode.ts';
-import { readingEnergyKwh } from './energy.ts';
 import type { GridTelemetrySettings } from './settings.ts';
+import { windowDeltas } from './windows.ts';
 import {
   addAggregates, advanceWatermark, closeWindows, insertAlerts, insertReadings, keyOfReading, lockMeters, markOffline,
   openWindowStats, saveMeters, type AlertRow, type ClosedAggregate,
@@ -32,12 +32,12 @@ export interface AlertEvent {
   detected_at: string;
 }
 
-const alertIdOf = (meterId: string, timestampMs: number, type: string): string => uuidV5(`grid-alert:${meterId}:${timestampMs}:${type}`);
+export const alertIdOf = (meterId: string, timestampMs: number, type: string): string => uuidV5(`grid-alert:${meterId}:${timestampMs}:${type}`);
 
 function alertMessage(a: AlertRow, detectedAt: string, topic: string): OutboundMessage {
   const event: AlertEvent = {
     alert_id: a.alertId, meter_id: a.meterId, region: a.region, type: a.type, value: a.value, baseline: a.baseline,
-    timestamp: new Date(a.timestampMs).toISOString(), detected_at: detectedAt,
+    timestamp: isoTime(a.timestampMs), detected_at: detectedAt,
   };
   return { id: a.alertId, destination: topic, key: a.meterId, body: JSON.stringify(event), kind: 'alert' };
 }
@@ -52,18 +52,6 @@ function aggregateMessage(label: string, row: ClosedAggregate, topic: string): O
     id: uuidV5(`grid-aggregate:${label}:${row.meter_id}:${row.window_start}:${row.revision}`),
     destination: topic, key: row.meter_id, body: JSON.stringify(body), kind: 'aggregate',
   };
-}
-
-/** Per-window deltas of the new readings of a batch. */
-function windowDeltas(readings: ReadonlyArray<GridReading>, sizeMs: number): WindowAggregate[] {
-  const byKey = new Map<string, WindowAggregate>();
-  for (const r of readings) {
-    const w = windowOf(r.timestampMs, sizeMs);
-    const key = `${r.meterId}\u0000${w.start}`;
-    const agg = byKey.get(key) ?? emptyAggregate(r.meterId, r.region, w);
-    byKey.set(key, addReading({ ...agg, region: r.region }, r.powerKw, readingEnergyKwh(r)));
-  }
-  return [...byKey.values()];
 }
 
 async function applyGridBatch(tx: PoolClient, batch: ReadonlyArray<Decoded<GridReading>>, s: GridTelemetrySettings): Promise<ApplyResult> {

@@ -1,10 +1,10 @@
 import type { PoolClient } from 'pg';
 import type { WindowAggregate } from '../../processors/windows/tumbling.ts';
 import type { GridReading } from './decode.ts';
+import { isoTime } from '../../lib/iso-time.ts';
 
 export type ReadingRow = GridReading;
 
-const iso = (ms: number): string => new Date(ms).toISOString();
 const readingKey = (meterId: string, timestampMs: number): string => `${meterId}\u0000${timestampMs}`;
 
 /**
@@ -21,7 +21,7 @@ export async function insertReadings(tx: PoolClient, rows: ReadonlyArray<Reading
     [
       rows.map((r) => r.meterId),
       rows.map((r) => r.region),
-      rows.map((r) => iso(r.timestampMs)),
+      rows.map((r) => isoTime(r.timestampMs)),
       rows.map((r) => r.powerKw),
       rows.map((r) => r.voltage),
       rows.map((r) => r.energyKwh),
@@ -56,7 +56,7 @@ export async function addAggregates(tx: PoolClient, table: 'aggregates_1m' | 'ag
        dirty        = true,
        updated_at   = now()`,
     [
-      d.map((x) => x.meterId), d.map((x) => x.region), d.map((x) => iso(x.windowStart)), d.map((x) => iso(x.windowEnd)),
+      d.map((x) => x.meterId), d.map((x) => x.region), d.map((x) => isoTime(x.windowStart)), d.map((x) => isoTime(x.windowEnd)),
       d.map((x) => x.sumPower), d.map((x) => x.maxPower), d.map((x) => x.minPower), d.map((x) => x.totalEnergy), d.map((x) => x.count),
     ],
   );
@@ -122,7 +122,7 @@ export async function insertAlerts(tx: PoolClient, alerts: ReadonlyArray<AlertRo
      RETURNING alert_id::text, to_char(detected_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS detected_at`,
     [
       alerts.map((a) => a.alertId), alerts.map((a) => a.meterId), alerts.map((a) => a.region), alerts.map((a) => a.type),
-      alerts.map((a) => a.value), alerts.map((a) => a.baseline), alerts.map((a) => iso(a.timestampMs)),
+      alerts.map((a) => a.value), alerts.map((a) => a.baseline), alerts.map((a) => isoTime(a.timestampMs)),
     ],
   );
   return { ids: new Set(rows.map((r) => r.alert_id)), detectedAt: rows[0]?.detected_at ?? new Date().toISOString() };
@@ -134,7 +134,7 @@ export async function advanceWatermark(tx: PoolClient, domain: string, maxEventT
     `INSERT INTO stream_watermarks (domain, max_event_time) VALUES ($1, $2)
      ON CONFLICT (domain) DO UPDATE SET max_event_time = greatest(stream_watermarks.max_event_time, excluded.max_event_time), updated_at = now()
      WHERE excluded.max_event_time > stream_watermarks.max_event_time`,
-    [domain, iso(maxEventTimeMs)],
+    [domain, isoTime(maxEventTimeMs)],
   );
 }
 

@@ -1,5 +1,6 @@
 import type { PoolClient } from 'pg';
 import { uuidV5 } from '../../lib/ids.ts';
+import { isoTime } from '../../lib/iso-time.ts';
 import { InfluxClient } from '../../sinks/influxdb/client.ts';
 import { MonthlyPartitions } from '../../sinks/postgres/partitions.ts';
 import type { OutboundMessage } from '../../sources/types.ts';
@@ -38,7 +39,7 @@ export function statusAlerts(changes: ReadonlyArray<MeterChange>): StatusAlert[]
 function alertMessage(a: StatusAlert, detectedAt: string, topic: string): OutboundMessage {
   const body = {
     alert_id: a.alertId, meter_id: a.meterId, region: a.region, type: a.type, previous_status: a.previousStatus,
-    consumption_kwh: a.consumptionKwh, timestamp: new Date(a.timestampMs).toISOString(), detected_at: detectedAt,
+    consumption_kwh: a.consumptionKwh, timestamp: isoTime(a.timestampMs), detected_at: detectedAt,
   };
   return { id: a.alertId, destination: topic, key: a.meterId, body: JSON.stringify(body), kind: 'alert' };
 }

@@ -1,8 +1,8 @@
 import type { PoolClient } from 'pg';
 import type { Transaction } from './decode.ts';
 import type { MeterLatest, RegionMinuteDelta, SecondDelta } from './rollup.ts';
+import { isoTime } from '../../lib/iso-time.ts';
 
-const iso = (ms: number): string => new Date(ms).toISOString();
 type Query = { query: PoolClient['query'] };
 
 /** Inserts the transactions; returns the ids of those that were new (a redelivery inserts nothing). */
@@ -14,7 +14,7 @@ export async function insertTransactions(tx: PoolClient, rows: ReadonlyArray<Tra
      ON CONFLICT DO NOTHING
      RETURNING transaction_id`,
     [
-      rows.map((r) => r.transactionId), rows.map((r) => iso(r.timestampMs)), rows.map((r) => r.meterId), rows.map((r) => r.region),
+      rows.map((r) => r.transactionId), rows.map((r) => isoTime(r.timestampMs)), rows.map((r) => r.meterId), rows.map((r) => r.region),
       rows.map((r) => r.status), rows.map((r) => r.buildingType), rows.map((r) => r.consumptionKwh), rows.map((r) => r.latitude),
       rows.map((r) => r.longitude), rows.map((r) => r.peakLoad),
     ],
@@ -62,7 +62,7 @@ export async function upsertMeters(tx: PoolClient, meters: ReadonlyArray<MeterLa
     [
       meters.map((x) => x.meterId), meters.map((x) => x.region), meters.map((x) => x.status), meters.map((x) => x.buildingType),
       meters.map((x) => x.latitude), meters.map((x) => x.longitude), meters.map((x) => x.consumptionKwh), meters.map((x) => x.peakLoad),
-      meters.map((x) => iso(x.timestampMs)), meters.map((x) => x.transactionId),
+      meters.map((x) => isoTime(x.timestampMs)), meters.map((x) => x.transactionId),
     ],
   );
   return rows;
@@ -88,7 +88,7 @@ export async function insertStatusAlerts(tx: PoolClient, alerts: ReadonlyArray<S
      RETURNING alert_id::text, to_char(detected_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS detected_at`,
     [
       alerts.map((a) => a.alertId), alerts.map((a) => a.meterId), alerts.map((a) => a.region), alerts.map((a) => a.type),
-      alerts.map((a) => a.previousStatus), alerts.map((a) => a.consumptionKwh), alerts.map((a) => iso(a.timestampMs)),
+      alerts.map((a) => a.previousStatus), alerts.map((a) => a.consumptionKwh), alerts.map((a) => isoTime(a.timestampMs)),
     ],
   );
   return { ids: new Set(rows.map((r) => r.alert_id)), detectedAt: rows[0]?.detected_at ?? new Date().toISOString() };
@@ -105,7 +105,7 @@ export async function addRegionMinutes(tx: PoolClient, deltas: ReadonlyArray<Reg
   const pb: string[] = [];
   const pm: string[] = [];
   for (const d of deltas) {
-    const b = iso(d.bucket);
+    const b = isoTime(d.bucket);
     for (const m of [...d.meters].sort()) {
       pr.push(d.region);
       pb.push(b);
@@ -134,7 +134,7 @@ export async function addRegionMinutes(tx: PoolClient, deltas: ReadonlyArray<Reg
        revision        = a.revision + 1,
        updated_at      = now()`,
     [
-      deltas.map((d) => d.region), deltas.map((d) => iso(d.bucket)), deltas.map((d) => d.totalKwh), deltas.map((d) => d.count),
+      deltas.map((d) => d.region), deltas.map((d) => isoTime(d.bucket)), deltas.map((d) => d.totalKwh), deltas.map((d) => d.count),
       deltas.map((d) => d.maxKwh), pr, pb, pm,
     ],
   );
@@ -157,7 +157,7 @@ export async function addSeconds(tx: PoolClient, deltas: ReadonlyArray<SecondDel
        revision      = a.revision + 1,
        updated_at    = now()`,
     [
-      deltas.map((d) => iso(d.bucket)), deltas.map((d) => d.totalKwh), deltas.map((d) => d.count), deltas.map((d) => d.maxKwh),
+      deltas.map((d) => isoTime(d.bucket)), deltas.map((d) => d.totalKwh), deltas.map((d) => d.count), deltas.map((d) => d.maxKwh),
       deltas.map((d) => d.minKwh), deltas.map((d) => d.active), deltas.map((d) => d.fault), deltas.map((d) => d.offline),
     ],
   );

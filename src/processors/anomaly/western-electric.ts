@@ -86,20 +86,24 @@ export function rollingLimits(values: ReadonlyArray<number>, minHistory: number)
   return sigma > 0 ? { center: mean, sigma } : null;
 }
 
-type Side = -1 | 1;
 
 /** The points of `window` beyond `minLevel` on `side`. */
-const beyond = (window: ReadonlyArray<ClassifiedPoint>, side: Side, minLevel: number): ClassifiedPoint[] =>
-  window.filter((p) => p.side === side && p.level >= minLevel);
+const RULES = { we2: { size: 3, need: 2, minLevel: 2 }, we3: { size: 5, need: 4, minLevel: 1 }, we4: { size: 8, need: 8, minLevel: 0 } } as const;
 
 /** The points that make rules 2–4 true for the history ending at `end` (exclusive), or null. */
 function ruleHolds(rule: 'we2' | 'we3' | 'we4', points: ReadonlyArray<ClassifiedPoint>, end: number): ClassifiedPoint[] | null {
-  const [size, need, minLevel] = rule === 'we2' ? [3, 2, 2] : rule === 'we3' ? [5, 4, 1] : [8, 8, 0];
+  const { size, need, minLevel } = RULES[rule];
   if (end < (rule === 'we4' ? size : need)) return null;
-  const window = points.slice(Math.max(0, end - size), end);
+  const from = Math.max(0, end - size);
+  if (rule === 'we4' && end - from !== size) return null;
   for (const side of [1, -1] as const) {
-    const hits = rule === 'we4' ? window.filter((p) => p.side === side) : beyond(window, side, minLevel);
-    if (hits.length >= need && (rule !== 'we4' || window.length === size)) return hits;
+    // Counted first; the list is built only when the rule holds (rarely: runs for every point).
+    let hits = 0;
+    for (let i = from; i < end; i++) if (points[i]!.side === side && points[i]!.level >= minLevel) hits++;
+    if (hits < need) continue;
+    const out: ClassifiedPoint[] = [];
+    for (let i = from; i < end; i++) if (points[i]!.side === side && points[i]!.level >= minLevel) out.push(points[i]!);
+    return out;
   }
   return null;
 }

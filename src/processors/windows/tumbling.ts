@@ -78,6 +78,18 @@ export function addReading(agg: WindowAggregate, powerKw: number, energyKwh: num
   };
 }
 
+/** A WindowAggregate a batch builds in place (one object per key, not one per reading). */
+export type AggregateBuilder = { -readonly [K in keyof WindowAggregate]: WindowAggregate[K] };
+
+/** `addReading` in place, for deltas built over a whole batch: the same arithmetic, no allocation. */
+export function accumulate(agg: AggregateBuilder, powerKw: number, energyKwh: number): void {
+  agg.count += 1;
+  agg.sumPower += powerKw;
+  agg.maxPower = Math.max(agg.maxPower, powerKw);
+  agg.minPower = Math.min(agg.minPower, powerKw);
+  agg.totalEnergy += energyKwh;
+}
+
 /**
  * Both aggregates of the same (meter, window) as one. Associative, with `emptyAggregate`
  * as identity: count, max and min exactly; the sums up to floating-point rounding. The
