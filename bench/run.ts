@@ -11,20 +11,28 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { corePipeline } from './core-pipeline.ts';
 import { dbPath } from './db-path.ts';
+import { e2eDrain } from './e2e/drain.ts';
+import { e2eLatency } from './e2e/latency.ts';
+import { e2eScaling } from './e2e/scaling.ts';
 import { machine, machineLine, type BenchContext, type BenchResult, type Benchmark } from './lib.ts';
 
 /** Every benchmark, in the order they run: adding one is a file under bench/ and a line here. */
 const BENCHMARKS: ReadonlyArray<Benchmark> = [
   corePipeline,
   dbPath,
+  e2eDrain,
+  e2eLatency,
+  e2eScaling,
 ];
 
 const USAGE = `usage: npm run bench -- [options]
   --seed N          simulator seed (default 1): the same seed gives the same messages
   --only LIST       run a subset: benchmark names (${BENCHMARKS.map((b) => b.name).join(', ')})
-                    or one part of one, e.g. core-pipeline/grid-telemetry, db-path/smart-grid
-  --quick           a fifth of the messages and fewer repetitions (smoke run, < 1 min)
-  --reps N          repetitions per measurement (default 5 in memory, 3 with the database; quick: 2 and 1)
+                    or one part of one, e.g. core-pipeline/grid-telemetry, db-path/smart-grid,
+                    e2e-drain/kafka, e2e-latency/mqtt (e2e parts: kafka, rabbitmq, nats, mqtt)
+  --quick           a fifth of the messages and fewer repetitions (smoke run)
+  --reps N          repetitions per measurement (default 5 in memory, 3 with the database, 1 end to end;
+                    quick: 2, 1 and 1)
   --out FILE        JSON output (default bench/results/latest.json)`;
 
 function options(): { seed: number; only: string[]; quick: boolean; reps: number | undefined; out: string } {
@@ -65,7 +73,7 @@ function options(): { seed: number; only: string[]; quick: boolean; reps: number
 const COLUMNS = [
   { title: 'measurement', width: 36, align: 'left' },
   { title: 'value', width: 11, align: 'right' },
-  { title: 'unit', width: 7, align: 'left' },
+  { title: 'unit', width: 10, align: 'left' },
   { title: 'limit', width: 11, align: 'right' },
   { title: 'ratio', width: 6, align: 'right' },
   { title: 'spread', width: 7, align: 'right' },
