@@ -113,7 +113,15 @@ export class Pipeline {
   /** Processes and settles one batch (exported for tests and the file source). */
   async process(batch: DeliveryBatch, signal: AbortSignal): Promise<void> {
     const { items, dead } = this.#decode(batch.deliveries);
-    const poisoned = await this.#commitAll(items, this.#extrasFor(batch, dead), signal);
+    let poisoned: DeadLetter[] | 'aborted';
+    try {
+      poisoned = await this.#commitAll(items, this.#extrasFor(batch, dead), signal);
+    } catch (err) {
+      // Nothing committed: hand the batch back (redelivered later) so that a source which
+      // settles in order is not left waiting for it, then let the error stop the pipeline.
+      await batch.settle({ kind: 'release' }).catch(() => undefined);
+      throw err;
+    }
     if (poisoned === 'aborted') {
       await batch.settle({ kind: 'release' });
       return;
@@ -296,8 +304,10 @@ export class Pipeline {
       m.failed.inc({ ...l, reason: d.error.code });
     }
     let newest = 0;
+    // Bound once: a labelled observe hashes its labels on every call.
+    const latency = m.latency.labels(labels);
     for (const d of deliveries) {
-      m.latency.observe(labels, (now - d.receivedAt) / 1000);
+      latency.observe((now - d.receivedAt) / 1000);
       if (d.receivedAt > newest) newest = d.receivedAt;
     }
     if (items.length > 0 || dead.length > 0) m.lag.set(labels, Math.max(0, (now - newest) / 1000));

@@ -31,7 +31,7 @@ export const SOURCE_KINDS: Readonly<Record<string, (ctx: SourceContext) => Sourc
       settings: config.rabbitmq,
       bindingKeys: routes,
       log: log.child({ source: 'amqp' }),
-      maxBatch: Math.min(config.batchSize, config.rabbitmq.prefetch),
+      maxBatch: config.batchSize,
     }),
   kafka: ({ config, log, pool, metrics, routes }) =>
     new KafkaSource({ settings: config.kafka, kafka: createKafka(config.kafka, log, 'consumer'), topics: routes, pool, log: log.child({ source: 'kafka' }), metrics }),

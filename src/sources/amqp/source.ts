@@ -19,10 +19,16 @@ interface Held {
  * RABBITMQ_PREFETCH (the broker sends no more than that unacknowledged), so memory stays
  * bounded whatever the publish rate. A batch is settled on the channel that delivered it;
  * if that channel died meanwhile, the broker redelivers and the database dedupes.
+ *
+ * Two batches are in flight at once (each at most half the prefetch, so the broker keeps
+ * sending while one commits): the next one decodes and writes while the previous one
+ * commits. Settles still go out in delivery order, each after the one before it, because
+ * one multiple-ack covers everything delivered up to its tag.
  */
 export class AmqpSource implements Source {
   readonly name: string;
   readonly kind = 'amqp';
+  readonly concurrency = 2;
   readonly #s: RabbitMqSettings;
   readonly #log: Logger;
   readonly #maxBatch: number;
@@ -32,12 +38,15 @@ export class AmqpSource implements Source {
   #dlq: ConfirmChannel | undefined;
   #buffer: Held[] = [];
   readonly #bell = new Doorbell();
+  /** The settle of the last batch handed out: the next one acks only after it. */
+  #previousSettle: Promise<void> = Promise.resolve();
 
   constructor(options: { settings: RabbitMqSettings; log: Logger; maxBatch: number; bindingKeys?: ReadonlyArray<string> }) {
     this.#s = options.settings;
     this.#bindingKeys = options.bindingKeys ?? [options.settings.ingestRoutingKey];
     this.#log = options.log;
-    this.#maxBatch = options.maxBatch;
+    // Half the prefetch, so that a second batch can fill while the first one commits.
+    this.#maxBatch = Math.max(1, Math.min(options.maxBatch, Math.ceil(options.settings.prefetch / 2)));
     this.name = `amqp:${this.#s.ingestQueue}`;
     this.#session = new AmqpSession({
       url: this.#s.url,
@@ -105,9 +114,19 @@ export class AmqpSource implements Source {
         origin,
       };
     });
+    const previous = this.#previousSettle;
+    let settled!: () => void;
+    this.#previousSettle = new Promise<void>((resolve) => (settled = resolve));
     return {
       deliveries,
-      settle: (outcome) => this.#settle(held, deliveries, outcome),
+      settle: async (outcome) => {
+        try {
+          await previous;
+          await this.#settle(held, deliveries, outcome);
+        } finally {
+          settled();
+        }
+      },
     };
   }
 
