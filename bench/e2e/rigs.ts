@@ -216,7 +216,7 @@ export function mqttRig(scratch: Scratch): Rig {
 
 export function rigFor(source: SourceName, scratch: Scratch): Rig {
   switch (source) {
-    case 'kafka': return kafkaRig(scratch);
+    case 'kafka': return kafkaRig(scratch, Number(process.env['BENCH_KAFKA_PARTITIONS'] ?? 8));
     case 'rabbitmq': return rabbitRig(scratch);
     case 'nats': return natsRig(scratch);
     case 'mqtt': return mqttRig(scratch);

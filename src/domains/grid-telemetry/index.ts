@@ -90,7 +90,7 @@ async function applyGridBatch(tx: PoolClient, batch: ReadonlyArray<Decoded<GridR
   }
   await saveMeters(tx, meters, regions);
   const stored = await insertAlerts(tx, alerts);
-  await advanceWatermark(tx, DOMAIN, maxEventTime);
+  await advanceWatermark(tx, DOMAIN, String(batch[0]!.delivery.origin.partition ?? ''), maxEventTime);
   const outbound = alerts.filter((a) => stored.ids.has(a.alertId)).map((a) => alertMessage(a, stored.detectedAt, s.topics.alerts));
   return { outbound, stats };
 }

@@ -129,12 +129,13 @@ export async function insertAlerts(tx: PoolClient, alerts: ReadonlyArray<AlertRo
 }
 
 /** Moves the domain's highest event time forward (never back). */
-export async function advanceWatermark(tx: PoolClient, domain: string, maxEventTimeMs: number): Promise<void> {
+/** Raises the highest event time seen by this shard (a partition: concurrent batches of others never wait on it). */
+export async function advanceWatermark(tx: PoolClient, domain: string, shard: string, maxEventTimeMs: number): Promise<void> {
   await tx.query(
-    `INSERT INTO stream_watermarks (domain, max_event_time) VALUES ($1, $2)
-     ON CONFLICT (domain) DO UPDATE SET max_event_time = greatest(stream_watermarks.max_event_time, excluded.max_event_time), updated_at = now()
+    `INSERT INTO stream_watermarks (domain, shard, max_event_time) VALUES ($1, $2, $3)
+     ON CONFLICT (domain, shard) DO UPDATE SET max_event_time = greatest(stream_watermarks.max_event_time, excluded.max_event_time), updated_at = now()
      WHERE excluded.max_event_time > stream_watermarks.max_event_time`,
-    [domain, isoTime(maxEventTimeMs)],
+    [domain, shard, isoTime(maxEventTimeMs)],
   );
 }
 
@@ -159,8 +160,8 @@ export interface ClosedAggregate {
 export async function closeWindows(tx: PoolClient, table: 'aggregates_1m' | 'aggregates_15m', domain: string, allowedLatenessMs: number): Promise<ClosedAggregate[]> {
   const { rows } = await tx.query<ClosedAggregate>(
     `UPDATE ${table} a SET revision = revision + 1, dirty = false
-      FROM stream_watermarks w
-      WHERE w.domain = $1 AND a.dirty AND a.window_end <= w.max_event_time - make_interval(secs => $2::float8 / 1000)
+      FROM (SELECT max(max_event_time) AS max_event_time FROM stream_watermarks WHERE domain = $1) w
+      WHERE a.dirty AND a.window_end <= w.max_event_time - make_interval(secs => $2::float8 / 1000)
       RETURNING a.meter_id, a.region,
         to_char(a.window_start AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS window_start,
         to_char(a.window_end AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS window_end,
