@@ -71,14 +71,13 @@ function gridTelemetry(config: Config): PureSteps {
   // Stands in for grid_meters.baseline (lockMeters → saveMeters).
   let baselines = new Map<string, EmaState>();
   return {
-    calls: 'keyOfReading, windowDeltas (1m, 15m), emaStep, alertIdOf per alert',
+    calls: 'windowDeltas (1m, 15m), emaStep, alertIdOf per alert',
     reset: () => (baselines = new Map()),
     run(batch: ReadonlyArray<Decoded<GridReading>>) {
       const readings = batch.map((d) => d.value);
-      // `fresh` comes from insertReadings' RETURNING; the filter keys every reading.
-      const fresh = new Set<string>();
-      for (const r of readings) fresh.add(keyOfReading(r));
-      const added = readings.filter((r) => fresh.has(keyOfReading(r)));
+      // insertReadings returns the keys already stored (none here: every message is new).
+      const already = new Set<string>();
+      const added = already.size === 0 ? readings : readings.filter((r) => !already.has(keyOfReading(r)));
       let sink = 0;
       for (const sizeMs of [60_000, 900_000]) sink += windowDeltas(added, sizeMs).length;
       for (const r of added) {

@@ -20,6 +20,8 @@ export const MQTT_SESSION_OPTIONS = { clean: false, protocolVersion: 5, reconnec
 
 /** The CLI's entry point: `node <MAIN> run` is `ingestd run`. */
 export const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+/** The launcher `npx ingestd` runs (its shebang sets the memory options): what a deployment gets. */
+export const BIN = fileURLToPath(new URL('../../bin/ingestd.js', import.meta.url));
 
 export type SourceName = 'kafka' | 'rabbitmq' | 'nats' | 'mqtt';
 export type E2eDomain = 'grid-telemetry' | 'energy-meter';

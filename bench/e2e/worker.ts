@@ -1,5 +1,5 @@
 /**
- * `ingestd run` as a child process (as test/helpers/worker.ts starts it): readiness, its
+ * `ingestd run` as a child process, started through bin/ingestd.js: readiness, its
  * /metrics, its peak RSS (VmHWM of /proc/<pid>/status), a graceful stop.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -7,7 +7,7 @@ import { createWriteStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
-import { MAIN, round, sleep } from './common.ts';
+import { BIN, round, sleep } from './common.ts';
 import type { Scratch } from './scratch.ts';
 
 export async function freePort(): Promise<number> {
@@ -72,8 +72,12 @@ export class WorkerProc {
     const port = await freePort();
     const logFile = path.join(dir, `${name}.log`);
     const log = createWriteStream(logFile, { flags: 'a' });
-    const child = spawn(process.execPath, ['--disable-warning=TimeoutNegativeWarning', MAIN, 'run'], {
-      env: { ...process.env, LOG_LEVEL: 'info', ...env, PORT: String(port), API_HOST: '127.0.0.1' },
+    // Through bin/ingestd.js, as `npx ingestd run` starts it; its `env node` is this Node.
+    const child = spawn(BIN, ['run'], {
+      env: {
+        ...process.env, PATH: `${path.dirname(process.execPath)}${path.delimiter}${process.env['PATH'] ?? ''}`,
+        LOG_LEVEL: 'info', ...env, PORT: String(port), API_HOST: '127.0.0.1',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child.stdout!.pipe(log);

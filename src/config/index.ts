@@ -34,6 +34,9 @@ export interface KafkaSettings {
   readonly concurrency: number;
   readonly batchSize: number;
   readonly batchTimeoutMs: number;
+  /** Cap of one fetch response (KAFKA_FETCH_MAX_BYTES) and of each partition in it: what the client holds decoded at once. */
+  readonly fetchMaxBytes: number;
+  readonly partitionFetchMaxBytes: number;
   readonly ssl: boolean;
   readonly sasl: { readonly mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; readonly username: string; readonly password: string } | undefined;
 }
@@ -168,6 +171,8 @@ export function loadConfig(env: Env): { config: Config; problems: string[] } {
     concurrency: r.int(['KAFKA_CONSUMER_COUNT', 'PROCESSOR_WORKER_COUNT'], 4, 1, 256),
     batchSize: r.int('KAFKA_BATCH_SIZE', 2000, 1, 100_000),
     batchTimeoutMs: r.duration('KAFKA_BATCH_TIMEOUT', 50, 'ms'),
+    fetchMaxBytes: r.int('KAFKA_FETCH_MAX_BYTES', 2 << 20, 1024, 1 << 30),
+    partitionFetchMaxBytes: r.int('KAFKA_PARTITION_FETCH_MAX_BYTES', 512 << 10, 1024, 1 << 30),
     ssl: r.bool('KAFKA_SSL', false),
     sasl: saslMechanism === undefined ? undefined : {
       mechanism: saslMechanism as 'plain' | 'scram-sha-256' | 'scram-sha-512',

@@ -57,9 +57,9 @@ function aggregateMessage(label: string, row: ClosedAggregate, topic: string): O
 async function applyGridBatch(tx: PoolClient, batch: ReadonlyArray<Decoded<GridReading>>, s: GridTelemetrySettings): Promise<ApplyResult> {
   const stats = emptyStats();
   const readings = batch.map((d) => d.value);
-  const fresh = await insertReadings(tx, readings);
+  const already = await insertReadings(tx, readings);
   // Only readings inserted now move aggregates and baselines: redelivery changes nothing.
-  const added = readings.filter((r) => fresh.has(keyOfReading(r)));
+  const added = already.size === 0 ? readings : readings.filter((r) => !already.has(keyOfReading(r)));
   stats.duplicates = readings.length - added.length;
   stats.readings.valid = added.length;
   if (added.length === 0) return { outbound: [], stats };

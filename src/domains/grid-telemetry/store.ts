@@ -8,16 +8,23 @@ export type ReadingRow = GridReading;
 const readingKey = (meterId: string, timestampMs: number): string => `${meterId}\u0000${timestampMs}`;
 
 /**
- * Inserts the readings and returns the keys of those that were new: a redelivered reading
- * conflicts and is left out, so nothing downstream of this counts it twice.
+ * Inserts the readings and returns the keys of those that were already stored (a
+ * redelivery): they conflict and are left out, so nothing downstream counts them twice.
+ * Only those keys come back (usually none), not one row per inserted reading.
  */
 export async function insertReadings(tx: PoolClient, rows: ReadonlyArray<ReadingRow>): Promise<Set<string>> {
   if (rows.length === 0) return new Set();
-  const { rows: inserted } = await tx.query<{ meter_id: string; ms: string }>(
-    `INSERT INTO telemetry_readings (meter_id, region, "timestamp", power_kw, voltage, energy_kwh, interval_s)
-     SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::float8[], $5::float8[], $6::float8[], $7::float8[])
-     ON CONFLICT DO NOTHING
-     RETURNING meter_id, (extract(epoch FROM "timestamp") * 1000)::bigint::text AS ms`,
+  const { rows: stored } = await tx.query<{ meter_id: string; ms: string }>(
+    `WITH input AS (
+       SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::float8[], $5::float8[], $6::float8[], $7::float8[])
+         AS k(meter_id, region, "timestamp", power_kw, voltage, energy_kwh, interval_s)
+     ), inserted AS (
+       INSERT INTO telemetry_readings (meter_id, region, "timestamp", power_kw, voltage, energy_kwh, interval_s)
+       SELECT * FROM input ON CONFLICT DO NOTHING
+       RETURNING meter_id, "timestamp"
+     )
+     SELECT i.meter_id, (extract(epoch FROM i."timestamp") * 1000)::bigint::text AS ms FROM input i
+      WHERE NOT EXISTS (SELECT 1 FROM inserted n WHERE n.meter_id = i.meter_id AND n."timestamp" = i."timestamp")`,
     [
       rows.map((r) => r.meterId),
       rows.map((r) => r.region),
@@ -28,7 +35,7 @@ export async function insertReadings(tx: PoolClient, rows: ReadonlyArray<Reading
       rows.map((r) => r.intervalS),
     ],
   );
-  return new Set(inserted.map((r) => readingKey(r.meter_id, Number(r.ms))));
+  return new Set(stored.map((r) => readingKey(r.meter_id, Number(r.ms))));
 }
 
 export const keyOfReading = (r: { meterId: string; timestampMs: number }): string => readingKey(r.meterId, r.timestampMs);

@@ -66,7 +66,10 @@ export class KafkaSource implements Source {
       sessionTimeout: 30_000,
       rebalanceTimeout: 60_000,
       heartbeatInterval: 3_000,
-      maxBytesPerPartition: 1 << 20,
+      // Smaller than kafkajs' defaults (1 MiB per partition, 10 MB per response): a fetch is
+      // decoded whole, so these bound the consumer's memory; batches stay large enough.
+      maxBytesPerPartition: o.settings.partitionFetchMaxBytes,
+      maxBytes: o.settings.fetchMaxBytes,
       maxWaitTimeInMs: o.settings.batchTimeoutMs,
     });
     const c = this.#consumer;
