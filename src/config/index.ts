@@ -64,7 +64,7 @@ export interface MqttSettings {
   readonly clientId: string;
   /** MQTT_TOPICS: overrides the subscription (filters with + and #). */
   readonly topics: ReadonlyArray<string> | undefined;
-  /** Unacknowledged messages the broker may send (MQTT 5 receive maximum): bounds the buffer and the batch. */
+  /** Unacknowledged messages the broker may send (MQTT 5 receive maximum); the source buffers no more (it stops reading), and batches no larger. */
   readonly receiveMaximum: number;
   readonly sessionExpirySeconds: number;
 }

@@ -24,8 +24,8 @@ type SendPacket = (packet: { cmd: string; messageId?: number; reasonCode?: numbe
  * MQTT subscriber with a persistent session (clean start off, session kept), QoS 1, and the
  * PUBACK of each message sent only after the transaction holding it has committed. MQTT.js
  * acknowledges when its message handler returns; that PUBACK is held back and sent at
- * settle, so the broker redelivers whatever was not committed. The broker sends at most
- * MQTT_RECEIVE_MAXIMUM unacknowledged messages (MQTT 5), which bounds the buffer.
+ * settle, so the broker redelivers whatever was not committed. The buffer holds at most
+ * MQTT_RECEIVE_MAXIMUM messages: the source stops reading the socket when it is full.
  *
  * MQTT has no dead-letter queue: dead letters are stored in the database table
  * `ingestd_dead_letters` before the PUBACK, with the same headers as elsewhere.
@@ -43,6 +43,8 @@ export class MqttSource implements Source {
   #send: SendPacket | undefined;
   #generation = 0;
   #buffer: Held[] = [];
+  /** Lets mqtt.js read the socket again; set while the buffer is full. */
+  #resumeReading: (() => void) | undefined;
   #lastError = 'connecting';
 
   constructor(options: { settings: MqttSettings; topics: ReadonlyArray<string>; log: Logger; pool: pg.Pool; maxBatch: number }) {
@@ -76,8 +78,17 @@ export class MqttSource implements Source {
       }
       send(packet, cb, ...rest);
     };
+    // The buffer is bounded here rather than trusted to the broker: Mosquitto 2.0.11 honours
+    // the receive maximum only until the first PUBACKs, then sends the whole queued backlog.
+    // mqtt.js reads no further packet until this callback runs, so a full buffer stops the
+    // socket and TCP holds the rest in the broker. PUBACKs still wait for COMMIT (above).
+    client.handleMessage = (_packet, callback) => {
+      if (this.#buffer.length < this.#s.receiveMaximum) callback();
+      else this.#resumeReading = () => callback();
+    };
     client.on('connect', () => {
       this.#generation++;
+      this.#resumeReading = undefined; // the previous connection's reader is gone with it
       // Deliveries of the previous connection are redelivered by the broker: drop our copies.
       this.#buffer = [];
       this.#lastError = 'subscribing';
@@ -115,12 +126,24 @@ export class MqttSource implements Source {
     this.#client = client;
   }
 
+  /** Messages received and not yet handed to the pipeline (at most MQTT_RECEIVE_MAXIMUM). */
+  get buffered(): number {
+    return this.#buffer.length;
+  }
+
   status(): SourceStatus {
     return this.#client?.connected === true && this.#lastError === '' ? { connected: true } : { connected: false, detail: `mqtt: ${this.#lastError}` };
   }
 
   async *batches(signal: AbortSignal): AsyncIterable<DeliveryBatch> {
-    for await (const held of batchesOf(() => this.#buffer, this.#maxBatch, this.#bell, signal)) yield this.#batch(held);
+    for await (const held of batchesOf(() => this.#buffer, this.#maxBatch, this.#bell, signal)) {
+      const resume = this.#resumeReading;
+      if (resume !== undefined && this.#buffer.length < this.#s.receiveMaximum) {
+        this.#resumeReading = undefined;
+        resume();
+      }
+      yield this.#batch(held);
+    }
   }
 
   #batch(held: Held[]): DeliveryBatch {
