@@ -5,6 +5,7 @@ import { qualified } from '../../sinks/postgres/sql-text.ts';
 import type { AnalyticsEvent, Measurement } from './records.ts';
 import type { AggDelta, KpiDelta, RollupDelta } from './rollup.ts';
 import { isoTime } from '../../lib/iso-time.ts';
+import { insertDetections, type Detections } from '../../sinks/postgres/detections.ts';
 
 const K = '\u0000';
 
@@ -124,22 +125,21 @@ export class AnalyticsStore {
   }
 
   /** Stores anomalies; returns the ids that were new, with the detection time. */
-  async insertAnomalies(tx: PoolClient, rows: ReadonlyArray<AnomalyRow>): Promise<{ ids: Set<string>; detectedAt: string }> {
-    if (rows.length === 0) return { ids: new Set(), detectedAt: new Date().toISOString() };
-    const { rows: inserted } = await tx.query<{ id: string; detected_at: string }>(
+  async insertAnomalies(tx: PoolClient, rows: ReadonlyArray<AnomalyRow>): Promise<Detections> {
+    return insertDetections(
+      tx,
       `INSERT INTO ${this.#t('analytics_anomaly')} (id, time, tenant_id, factory_id, machine_id, sensor_id, metric, rule, basis, value, center, sigma, lsl, usl, points)
        SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
-                            $10::float8[], $11::float8[], $12::float8[], $13::float8[], $14::float8[], $15::jsonb[])
-       ON CONFLICT DO NOTHING
-       RETURNING id::text, to_char(detected_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS detected_at`,
+                            $10::float8[], $11::float8[], $12::float8[], $13::float8[], $14::float8[], $15::jsonb[])`,
+      'id',
       [
         rows.map((r) => r.id), rows.map((r) => isoTime(r.m.time)), rows.map((r) => r.m.tenantId), rows.map((r) => r.m.factoryId),
         rows.map((r) => r.m.machineId), rows.map((r) => r.m.sensorId), rows.map((r) => r.m.metric), rows.map((r) => r.rule), rows.map((r) => r.basis),
         rows.map((r) => r.m.value), rows.map((r) => r.center), rows.map((r) => r.sigma), rows.map((r) => r.spec?.lsl ?? null), rows.map((r) => r.spec?.usl ?? null),
         rows.map((r) => JSON.stringify(r.points.map((p) => ({ time: isoTime(p.t), value: p.v })))),
       ],
+      rows.length,
     );
-    return { ids: new Set(inserted.map((r) => r.id)), detectedAt: inserted[0]?.detected_at ?? new Date().toISOString() };
   }
 
   /** Adds measurement deltas to analytics_agg, in key order so instances never deadlock. */

@@ -2,6 +2,7 @@ import type { PoolClient } from 'pg';
 import type { WindowAggregate } from '../../processors/windows/tumbling.ts';
 import type { GridReading } from './decode.ts';
 import { isoTime } from '../../lib/iso-time.ts';
+import { insertDetections, type Detections } from '../../sinks/postgres/detections.ts';
 
 export type ReadingRow = GridReading;
 
@@ -120,19 +121,18 @@ export interface AlertRow {
 }
 
 /** Stores alerts; returns the ids that were new (a redelivered reading never alerts twice). */
-export async function insertAlerts(tx: PoolClient, alerts: ReadonlyArray<AlertRow>): Promise<{ ids: Set<string>; detectedAt: string }> {
-  if (alerts.length === 0) return { ids: new Set(), detectedAt: new Date().toISOString() };
-  const { rows } = await tx.query<{ alert_id: string; detected_at: string }>(
+export async function insertAlerts(tx: PoolClient, alerts: ReadonlyArray<AlertRow>): Promise<Detections> {
+  return insertDetections(
+    tx,
     `INSERT INTO grid_alerts (alert_id, meter_id, region, type, value, baseline, "timestamp")
-     SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::float8[], $6::float8[], $7::timestamptz[])
-     ON CONFLICT DO NOTHING
-     RETURNING alert_id::text, to_char(detected_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS detected_at`,
+     SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::float8[], $6::float8[], $7::timestamptz[])`,
+    'alert_id',
     [
       alerts.map((a) => a.alertId), alerts.map((a) => a.meterId), alerts.map((a) => a.region), alerts.map((a) => a.type),
       alerts.map((a) => a.value), alerts.map((a) => a.baseline), alerts.map((a) => isoTime(a.timestampMs)),
     ],
+    alerts.length,
   );
-  return { ids: new Set(rows.map((r) => r.alert_id)), detectedAt: rows[0]?.detected_at ?? new Date().toISOString() };
 }
 
 /** Moves the domain's highest event time forward (never back). */

@@ -2,6 +2,7 @@ import type { PoolClient } from 'pg';
 import type { Transaction } from './decode.ts';
 import type { MeterLatest, RegionMinuteDelta, SecondDelta } from './rollup.ts';
 import { isoTime } from '../../lib/iso-time.ts';
+import { insertDetections, type Detections } from '../../sinks/postgres/detections.ts';
 
 type Query = { query: PoolClient['query'] };
 
@@ -79,19 +80,18 @@ export interface StatusAlert {
 }
 
 /** Stores alerts; returns the ids that were new. */
-export async function insertStatusAlerts(tx: PoolClient, alerts: ReadonlyArray<StatusAlert>): Promise<{ ids: Set<string>; detectedAt: string }> {
-  if (alerts.length === 0) return { ids: new Set(), detectedAt: new Date().toISOString() };
-  const { rows } = await tx.query<{ alert_id: string; detected_at: string }>(
+export async function insertStatusAlerts(tx: PoolClient, alerts: ReadonlyArray<StatusAlert>): Promise<Detections> {
+  return insertDetections(
+    tx,
     `INSERT INTO smart_grid_alerts (alert_id, meter_id, region, type, previous_status, consumption_kwh, "timestamp")
-     SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::float8[], $7::timestamptz[])
-     ON CONFLICT DO NOTHING
-     RETURNING alert_id::text, to_char(detected_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS detected_at`,
+     SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::float8[], $7::timestamptz[])`,
+    'alert_id',
     [
       alerts.map((a) => a.alertId), alerts.map((a) => a.meterId), alerts.map((a) => a.region), alerts.map((a) => a.type),
       alerts.map((a) => a.previousStatus), alerts.map((a) => a.consumptionKwh), alerts.map((a) => isoTime(a.timestampMs)),
     ],
+    alerts.length,
   );
-  return { ids: new Set(rows.map((r) => r.alert_id)), detectedAt: rows[0]?.detected_at ?? new Date().toISOString() };
 }
 
 /**
