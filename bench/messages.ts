@@ -39,58 +39,46 @@ const delivery = (route: string, body: Buffer, offset: number): Delivery => ({
   origin: { offset: String(offset), attempts: 1 },
 });
 
+/** `count` messages of a generator, each keyed and routed by the given functions (i: its position). */
+function take<M extends { readonly body: Buffer }>(count: number, next: () => M, key: (m: M, i: number) => string, route: (m: M) => string): SimMessage[] {
+  const out: SimMessage[] = [];
+  for (let i = 0; i < count; i++) {
+    const m = next();
+    out.push({ key: key(m, i), delivery: delivery(route(m), m.body, i) });
+  }
+  return out;
+}
+
 /** `count` messages of a domain, routed as the default configuration routes them. */
 export function traffic(domain: DomainName, config: Config, o: TrafficOptions): SimMessage[] {
   const invalidRate = o.invalidRate ?? 0.01;
-  const out: SimMessage[] = [];
   switch (domain) {
     case 'energy-meter': {
       // `ingestd load --meters 1000 --rate 0`: received_at 1 ms apart, meters round-robin.
       const meters = 1000;
       const gen = createEnergyMeterGenerator({ seed: o.seed, meters, anomalyRate: 0.02, invalidRate, startTime: START_TIME, intervalMs: 1 });
       const keys = Array.from({ length: meters }, (_, i) => meterFingerprint(i));
-      const route = config.rabbitmq.ingestRoutingKey;
-      for (let i = 0; i < o.count; i++) out.push({ key: keys[i % meters]!, delivery: delivery(route, gen.next().body, i) });
-      break;
+      return take(o.count, () => gen.next(), (_, i) => keys[i % meters]!, () => config.rabbitmq.ingestRoutingKey);
     }
     case 'grid-telemetry': {
       // README run: 2000 meters, one reading per second each.
       const gen = createGridTelemetryGenerator({ seed: o.seed, meters: 2000, startTime: START_TIME, intervalMs: 1000, anomalyRate: 0.02, invalidRate });
-      const route = config.gridTelemetry.topics.input;
-      for (let i = 0; i < o.count; i++) {
-        const m = gen.next();
-        out.push({ key: m.key, delivery: delivery(route, m.body, i) });
-      }
-      break;
+      return take(o.count, () => gen.next(), (m) => m.key, () => config.gridTelemetry.topics.input);
     }
     case 'analytics': {
       // README run: 200 machines; 60 % sensor readings, 20 % health, 10 % sweeps, 10 % lab results.
       const gen = createAnalyticsGenerator({ seed: o.seed, machines: 200, startTime: START_TIME, intervalMs: 100, anomalyRate: 0.02, invalidRate });
-      for (let i = 0; i < o.count; i++) {
-        const m = gen.next();
-        out.push({ key: m.key, delivery: delivery(config.analytics.topicPrefix + m.topic, m.body, i) });
-      }
-      break;
+      return take(o.count, () => gen.next(), (m) => m.key, (m) => config.analytics.topicPrefix + m.topic);
     }
     case 'chat-events': {
       // `ingestd load --domain chat-events` defaults: two companies, history batches of 10 items.
       const gen = createChatGenerator({ seed: o.seed, companies: ['CompanyAAA01', 'CompanyBBB02'], historyCount: 10, startTime: START_TIME, invalidRate, staleRate: 0.02 });
-      for (let i = 0; i < o.count; i++) {
-        const m = gen.next();
-        out.push({ key: m.subject.split('.')[3] ?? '', delivery: delivery(m.subject, m.body, i) });
-      }
-      break;
+      return take(o.count, () => gen.next(), (m) => m.subject.split('.')[3] ?? '', (m) => m.subject);
     }
     case 'smart-grid': {
       // README run: 10 000 meters, --anomaly-rate 0.001 (fault/offline spells), 1 ms apart.
       const gen = createSmartGridGenerator({ seed: o.seed, meters: 10_000, startTime: START_TIME, intervalMs: 1, faultRate: 0.001, invalidRate });
-      const route = config.smartGrid.topics.input;
-      for (let i = 0; i < o.count; i++) {
-        const m = gen.next();
-        out.push({ key: m.key, delivery: delivery(route, m.body, i) });
-      }
-      break;
+      return take(o.count, () => gen.next(), (m) => m.key, () => config.smartGrid.topics.input);
     }
   }
-  return out;
 }

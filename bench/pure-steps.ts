@@ -14,8 +14,8 @@ import { emaStep, type EmaState } from '../src/processors/anomaly/ema.ts';
 import type { SeriesState } from '../src/processors/anomaly/western-electric.ts';
 import type { AnalyticsMessage } from '../src/domains/analytics/decode.ts';
 import { detectAnomalies } from '../src/domains/analytics/detect.ts';
-import { healthStatus, kpiDeltas, measurementDeltas, rollupDeltas, type KpiSample } from '../src/domains/analytics/rollup.ts';
-import type { StoredEvent, StoredMeasurement } from '../src/domains/analytics/store.ts';
+import { availabilitySamples, kpiDeltas, measurementDeltas, rollupDeltas } from '../src/domains/analytics/rollup.ts';
+import { collect } from '../src/domains/analytics/index.ts';
 import type { SpecLimits } from '../src/processors/anomaly/spec-limits.ts';
 import type { MeterMessage } from '../src/domains/energy-meter/decode.ts';
 import { clientSightings, planMeterBatch, seriesOf } from '../src/domains/energy-meter/plan.ts';
@@ -110,31 +110,13 @@ function analytics(config: Config): PureSteps {
   // Stands in for the stored Western Electric state (lockSeries → saveSeries).
   let stored = new Map<string, SeriesState>();
   return {
-    calls: 'detectAnomalies (rolling limits), healthStatus, measurementDeltas, rollupDeltas, kpiDeltas',
+    calls: 'collect, detectAnomalies (rolling limits), availabilitySamples, measurementDeltas, rollupDeltas, kpiDeltas',
     reset: () => (stored = new Map()),
     run(batch: ReadonlyArray<Decoded<AnalyticsMessage>>) {
-      // collect() (not exported): records of the batch, each once. Copied, as every later call needs it.
-      const seen = new Set<string>();
-      const newM: StoredMeasurement[] = [];
-      const newE: StoredEvent[] = [];
-      for (const { value } of batch) {
-        for (const { id, record } of value.records) {
-          if (seen.has(id)) continue;
-          seen.add(id);
-          if (record.kind === 'measurement') newM.push({ id, subDomain: value.subDomain, m: record });
-          else newE.push({ id, subDomain: value.subDomain, event: record });
-        }
-      }
+      const { measurements: newM, events: newE } = collect(batch);
       const detected = detectAnomalies(newM, specs, stored, s.rolling);
       for (const [key, { state }] of detected.states) stored.set(key, state);
-      // The availability samples apply() adds inline: copied, as kpiDeltas needs them.
-      const kpis: KpiSample[] = [...detected.kpis];
-      for (const { event } of newE) {
-        const status = healthStatus(event);
-        if (status !== null) {
-          kpis.push({ time: event.time, tenantId: event.tenantId, factoryId: event.factoryId, machineId: event.entityId, kpi: 'availability', metric: '', good: s.upStatuses.includes(status) });
-        }
-      }
+      const kpis = [...detected.kpis, ...availabilitySamples(newE, s.upStatuses)];
       return detected.anomalies.length + measurementDeltas(newM.map((r) => r.m), s.windowsS).length +
         rollupDeltas(newE, s.windowsS).length + kpiDeltas(kpis, s.windowsS).length;
     },

@@ -7,7 +7,7 @@ import { createAnalyticsDecoder, type AnalyticsMessage } from './decode.ts';
 import { detectAnomalies } from './detect.ts';
 import { seriesKey, type Measurement } from './records.ts';
 import { SUB_DOMAINS } from './registry.ts';
-import { healthStatus, kpiDeltas, measurementDeltas, rollupDeltas, type KpiSample } from './rollup.ts';
+import { availabilitySamples, kpiDeltas, measurementDeltas, rollupDeltas } from './rollup.ts';
 import type { AnalyticsSettings } from './settings.ts';
 import { AnalyticsStore, type AnomalyRow, type StoredEvent, type StoredMeasurement } from './store.ts';
 
@@ -46,7 +46,7 @@ function anomalyMessage(a: AnomalyRow, detectedAt: string, s: AnalyticsSettings,
 }
 
 /** Records of the batch, each once (the same record in two messages of one batch counts once). */
-function collect(batch: ReadonlyArray<Decoded<AnalyticsMessage>>): { measurements: StoredMeasurement[]; events: StoredEvent[] } {
+export function collect(batch: ReadonlyArray<Decoded<AnalyticsMessage>>): { measurements: StoredMeasurement[]; events: StoredEvent[] } {
   const seen = new Set<string>();
   const measurements: StoredMeasurement[] = [];
   const events: StoredEvent[] = [];
@@ -86,13 +86,7 @@ async function applyAnalyticsBatch(
   const stored = await store.insertAnomalies(tx, detected.anomalies);
   for (const a of detected.anomalies) if (stored.ids.has(a.id)) stats.anomalies[a.rule] = (stats.anomalies[a.rule] ?? 0) + 1;
 
-  const kpis: KpiSample[] = [...detected.kpis];
-  for (const { event } of newE) {
-    const status = healthStatus(event);
-    if (status !== null) {
-      kpis.push({ time: event.time, tenantId: event.tenantId, factoryId: event.factoryId, machineId: event.entityId, kpi: 'availability', metric: '', good: s.upStatuses.includes(status) });
-    }
-  }
+  const kpis = [...detected.kpis, ...availabilitySamples(newE, s.upStatuses)];
   const aggs = measurementDeltas(newM.map((r) => r.m), s.windowsS);
   await store.addAggregates(tx, aggs);
   await store.addRollups(tx, rollupDeltas(newE, s.windowsS));

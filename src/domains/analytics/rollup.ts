@@ -133,3 +133,15 @@ export const kpiDeltas = (samples: Iterable<KpiSample>, windowsS: ReadonlyArray<
 
 /** The status of a health event (`health.online` → `online`), or null for other events. */
 export const healthStatus = (e: AnalyticsEvent): string | null => (e.eventType.startsWith('health.') ? e.eventType.slice(7) : null);
+
+/** An availability sample per health event: good when its status is one of `upStatuses`. */
+export function availabilitySamples(events: Iterable<{ readonly event: AnalyticsEvent }>, upStatuses: ReadonlyArray<string>): KpiSample[] {
+  const out: KpiSample[] = [];
+  for (const { event } of events) {
+    const status = healthStatus(event);
+    if (status !== null) {
+      out.push({ time: event.time, tenantId: event.tenantId, factoryId: event.factoryId, machineId: event.entityId, kpi: 'availability', metric: '', good: upStatuses.includes(status) });
+    }
+  }
+  return out;
+}

@@ -68,20 +68,15 @@ export function emptyAggregate(meterId: string, region: string, window: Window):
 
 /** The aggregate with one more reading (the caller has put the reading in this window). */
 export function addReading(agg: WindowAggregate, powerKw: number, energyKwh: number): WindowAggregate {
-  return {
-    ...agg,
-    count: agg.count + 1,
-    sumPower: agg.sumPower + powerKw,
-    maxPower: Math.max(agg.maxPower, powerKw),
-    minPower: Math.min(agg.minPower, powerKw),
-    totalEnergy: agg.totalEnergy + energyKwh,
-  };
+  const next: AggregateBuilder = { ...agg };
+  accumulate(next, powerKw, energyKwh);
+  return next;
 }
 
 /** A WindowAggregate a batch builds in place (one object per key, not one per reading). */
 export type AggregateBuilder = { -readonly [K in keyof WindowAggregate]: WindowAggregate[K] };
 
-/** `addReading` in place, for deltas built over a whole batch: the same arithmetic, no allocation. */
+/** One more reading, in place: deltas built over a whole batch allocate one object per window, not one per reading. */
 export function accumulate(agg: AggregateBuilder, powerKw: number, energyKwh: number): void {
   agg.count += 1;
   agg.sumPower += powerKw;
