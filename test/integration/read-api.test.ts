@@ -107,4 +107,30 @@ describe('read API: tokens scoped to tenants, validated parameters (API-only ins
     }
     assert.equal(await w.kill('SIGTERM'), 0);
   });
+
+  test('grid-telemetry alerts read as sentences, an outage before any baseline included', async () => {
+    const db = await createTestDatabase();
+    cleanups.push(db.drop);
+    const env = { DATABASE_URL: db.url, DOMAINS_ENABLED: 'grid-telemetry', API_TOKENS: `*:${ADMIN}` };
+    await promisify(execFile)(process.execPath, [MAIN, 'migrate'], { env: { ...process.env, ...env, LOG_LEVEL: 'warn' } });
+    const at = new Date(Date.now() - 5_000).toISOString();
+    await queryRows(db.url, `
+      INSERT INTO grid_alerts (alert_id, meter_id, region, type, value, baseline, "timestamp") VALUES
+        ('00000000-0000-5000-8000-000000000011', 'M-1', 'north', 'outage', 0.02, NULL, $1),
+        ('00000000-0000-5000-8000-000000000012', 'M-2', 'north', 'spike', 9.5, 3.25, $1),
+        ('00000000-0000-5000-8000-000000000013', 'M-3', 'south', 'offline', NULL, NULL, $1)`, [at]);
+    const dir = await mkdtemp(join(tmpdir(), 'ingestd-api-'));
+    const w = new WorkerProcess({ ...env, ENABLE_WORKER: 'false' }, 18_782, join(dir, 'api.log'));
+    cleanups.push(() => w.kill());
+    w.start();
+    await w.waitReady();
+    const res = await fetch(`http://127.0.0.1:${w.port}/v1/alerts`, { headers: { authorization: `Bearer ${ADMIN}` } });
+    const { alerts } = (await res.json()) as { alerts: Array<{ subject: string; message: string }> };
+    assert.deepEqual(alerts.map((a) => [a.subject, a.message]).sort(), [
+      ['M-1', 'outage: 0.02 kW (no baseline yet)'],
+      ['M-2', 'spike: 9.50 kW against a baseline of 3.25 kW'],
+      ['M-3', 'meter M-3 silent'],
+    ]);
+    assert.equal(await w.kill('SIGTERM'), 0);
+  });
 });

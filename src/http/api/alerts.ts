@@ -23,7 +23,8 @@ export async function alerts(v: RequestView, q: Query) {
   if (domains.includes('grid-telemetry') && untenanted) {
     parts.push(`(SELECT alert_id::text AS id, 'grid-telemetry' AS domain, type, meter_id AS subject, region, value, baseline,
         CASE type WHEN 'offline' THEN 'meter ' || meter_id || ' silent' || CASE WHEN cleared_at IS NULL THEN '' ELSE ' (back since ' || ${TS('cleared_at')} || ')' END
-                  ELSE type || ': ' || round(value::numeric, 2) || ' kW against a baseline of ' || round(baseline::numeric, 2) || ' kW' END AS message,
+                  ELSE type || ': ' || round(value::numeric, 2) || ' kW' ||
+                       coalesce(' against a baseline of ' || round(baseline::numeric, 2) || ' kW', ' (no baseline yet)') END AS message,
         "timestamp" AS ts, detected_at
        FROM grid_alerts WHERE "timestamp" >= $1 ORDER BY "timestamp" DESC LIMIT $2)`);
   }
