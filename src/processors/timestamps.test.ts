@@ -48,6 +48,16 @@ test('other shapes are rejected', () => {
   }
 });
 
+test('instants PostgreSQL cannot store as written are refused: year 0000, December 9999 and later', () => {
+  assert.equal(parseMeterTimestamp('0000-01-01T00:00:00Z'), null);
+  assert.equal(parseMeterTimestamp('29/12/0000 10:29:55'), null);
+  assert.equal(parseMeterTimestamp('0001-01-01T00:00:00+00:01'), null);
+  assert.equal(parseMeterTimestamp('9999-12-31T23:59:59-00:01'), null, 'year 10000 in UTC');
+  assert.equal(parseMeterTimestamp('31/12/9999 23:59:59'), null, 'its month partition ends in year 10000');
+  assert.equal(parseMeterTimestamp('0001-01-01T00:00:00Z'), at('0001-01-01T00:00:00Z'));
+  assert.equal(parseMeterTimestamp('30/11/9999 23:59:59'), at('9999-11-30T23:59:59Z'));
+});
+
 test('years below 100 are not shifted into the 1900s', () => {
   assert.equal(new Date(parseRfc3339('0099-01-01T00:00:00Z')!).getUTCFullYear(), 99);
 });

@@ -90,20 +90,20 @@ const D_TIME_MY = /^(\d{2}) (\d{2}):(\d{2}):(\d{2})\/(\d{2})\/(\d{4})$/;
 
 /**
  * The meter formats: `DD/MM/YYYY HH:mm:ss`, `DD HH:mm:ss/MM/YYYY` (both in `zone`) and
- * RFC 3339. Returns epoch ms or null.
+ * RFC 3339. Returns epoch ms, or null when unreadable or outside MIN/MAX_TIMESTAMP_MS.
  */
 export function parseMeterTimestamp(raw: string, zone: WallClockZone = UTC): number | null {
   let m = DMY.exec(raw);
   if (m !== null) {
     const wall = utcFromFields(+m[3]!, +m[2]!, +m[1]!, +m[4]!, +m[5]!, +m[6]!);
-    return wall === null ? null : wallClockToUtc(wall, zone);
+    return wall === null ? null : storableInstant(wallClockToUtc(wall, zone));
   }
   m = D_TIME_MY.exec(raw);
   if (m !== null) {
     const wall = utcFromFields(+m[6]!, +m[5]!, +m[1]!, +m[2]!, +m[3]!, +m[4]!);
-    return wall === null ? null : wallClockToUtc(wall, zone);
+    return wall === null ? null : storableInstant(wallClockToUtc(wall, zone));
   }
-  return parseRfc3339(raw);
+  return storableInstant(parseRfc3339(raw));
 }
 
 /** `|t − reference| ≤ toleranceMs`, inclusive at the edge. */
@@ -113,16 +113,26 @@ export const withinTolerance = (t: number, reference: number, toleranceMs: numbe
 /** Seconds for messages: whole numbers stay whole, fractions keep up to 3 decimals. */
 export const formatSeconds = (ms: number): string => String(Math.round(ms) / 1000);
 
-/** 0000-01-01T00:00:00.000Z and 9999-12-31T23:59:59.999Z: what RFC 3339 and timestamptz both hold. */
-export const MIN_TIMESTAMP_MS = -62_167_219_200_000;
-export const MAX_TIMESTAMP_MS = 253_402_300_799_999;
+/**
+ * 0001-01-01T00:00:00.000Z and 9999-11-30T23:59:59.999Z: instants PostgreSQL stores as they
+ * are written. Year 0000 is valid RFC 3339 but PostgreSQL's timestamptz refuses it; and
+ * toISOString writes year 10000 as `+010000-…`, which it refuses too, so December 9999 is left
+ * out: its monthly partition, and a window of up to 31 days holding such an instant, would
+ * end in year 10000. Either would make the database reject the whole batch.
+ */
+export const MIN_TIMESTAMP_MS = -62_135_596_800_000;
+export const MAX_TIMESTAMP_MS = 253_399_622_399_999;
+
+/** The instant when it is within MIN/MAX_TIMESTAMP_MS, else null. */
+export const storableInstant = (t: number | null): number | null =>
+  t !== null && t >= MIN_TIMESTAMP_MS && t <= MAX_TIMESTAMP_MS ? t : null;
 
 const EPOCH_DIGITS = /^-?\d{1,16}$/;
 
 /**
  * Epoch ms of an event time: an RFC 3339 string, an integer of epoch ms, or a string of
  * digits (int64 fields are strings in protobuf's JSON mapping and many connectors). Null
- * when it is not a real instant within years 0000–9999.
+ * when it is not a real instant within MIN/MAX_TIMESTAMP_MS.
  */
 export function parseInstant(raw: string | number): number | null {
   let t: number | null;
@@ -130,5 +140,6 @@ export function parseInstant(raw: string | number): number | null {
   else if (EPOCH_DIGITS.test(raw)) t = Number(raw);
   else t = parseRfc3339(raw);
   // `+ 0` normalizes "-0" so ids never read `M@0` for one and `M@-0` for another.
-  return t !== null && t >= MIN_TIMESTAMP_MS && t <= MAX_TIMESTAMP_MS ? t + 0 : null;
+  t = storableInstant(t);
+  return t === null ? null : t + 0;
 }

@@ -2,6 +2,14 @@ import { Ajv, type ErrorObject } from 'ajv';
 
 const ajv = new Ajv({ allErrors: false, strict: true, allowUnionTypes: true });
 
+/**
+ * A JSON number that is summed (or squared) into aggregates. Ajv already refuses the Infinity
+ * that `1e400` parses to, but two finite values near 1.8e308 add up to Infinity, which a
+ * float8 column takes silently; within ±1e100, sums and sums of squares of any number of
+ * readings stay finite.
+ */
+export const SUMMABLE_NUMBER = { type: 'number', minimum: -1e100, maximum: 1e100 } as const;
+
 /** `/data: must have required property 'message_id'`: the JSON Pointer of the failure. */
 export function formatSchemaError(e: ErrorObject): string {
   return `${e.instancePath === '' ? '/' : e.instancePath}: ${e.message ?? 'is invalid'}`;

@@ -94,3 +94,10 @@ test('a disabled sub-domain is not decoded', () => {
   const only = createAnalyticsDecoder(SUB_DOMAINS.filter((s) => s.name === 'sensor'));
   assert.throws(() => only.decode('lab.results', Buffer.from('{}')), /registered: sensors.device.readings \(sensor\)/);
 });
+
+test('values are bounded so sums and squares stay finite', () => {
+  const reading = { time: T, tenant_id: 't1', factory_id: 'f1', machine_id: 'mc-01', sensor_id: 's-001', metric: 'temp' };
+  refused('sensors.device.readings', { ...reading, value: 1e200 }, /^sensor: \/value: must be <= 1e\+100$/);
+  refused('sensors.sweep.readings', { ...reading, readings: [{ value: 1 }, { value: -1.7e308 }] }, /^sweep: \/readings\/1\/value: must be >= -1e\+100$/);
+  refused('sensors.device.readings', { ...reading, time: '0000-01-01T00:00:00Z', value: 1 }, /^sensor: \/time: .* between 0001-01-01 and 9999-11-30/);
+});

@@ -38,7 +38,7 @@ export function createAnalyticsDecoder(subDomains: ReadonlyArray<SubDomain>, top
       const raw = (doc as { time: string | number }).time;
       const time = parseInstant(raw);
       if (time === null) {
-        throw structural('INGESTD_ERR_SCHEMA', `${sub.name}: /time: must be an RFC 3339 date-time or integer epoch milliseconds within years 0000-9999, got ${JSON.stringify(raw)}`);
+        throw structural('INGESTD_ERR_SCHEMA', `${sub.name}: /time: must be an RFC 3339 date-time or integer epoch milliseconds between 0001-01-01 and 9999-11-30, got ${JSON.stringify(raw)}`);
       }
       const records = sub.map(doc, time).map((record) => ({ id: uuidV5(`analytics:${recordKey(sub.name, record)}`), record }));
       return { messageId: records.map((r) => r.id).join('+'), value: { subDomain: sub.name, records } };

@@ -61,3 +61,12 @@ test('history: invalid items are skipped and counted, the rest applies', () => {
   assert.deepEqual(value.items.map((i) => i.id), ['c1', 'c3']);
   refused('v1.history.chats.acme', { event_id: 'h1', type: 'history.chats', company_id: 'acme', occurred_at: '2026-01-01T00:00:00Z', data: {} }, /^\/data: must be array$/);
 });
+
+test('timestamps PostgreSQL would refuse are structural, not a poisoned batch', () => {
+  for (const updated_at of ['2026-01-01T10:00:01+16:00', '2026-01-01T10:00:01-23:59', '0000-12-31T23:00:00-02:00', '0000-01-01T00:00:00Z']) {
+    refused('v1.messages.upsert.AcmeCo', env({ data: { ...msg, updated_at } }), /^\/data\/updated_at: must be an RFC 3339 date-time between 0001-01-01 and 9999-11-30 with an offset within ±15:59/);
+  }
+  assert.equal(decodeChatEvent('v1.messages.upsert.AcmeCo', body(env({ data: { ...msg, updated_at: '2026-01-01T10:00:01-15:59' } }))).value.items.length, 1);
+  const history = decodeChatEvent('v1.history.messages.AcmeCo', body(env({ type: 'history.messages', data: [msg, { ...msg, message_id: 'm2', sent_at: '2026-01-01T10:00:00+16:00' }] })));
+  assert.deepEqual([history.value.items.length, history.value.itemsTotal], [1, 2]);
+});

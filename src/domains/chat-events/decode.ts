@@ -6,7 +6,7 @@
  * 'message_id'`), a timestamp that is not RFC 3339. History items are checked one by one:
  * an invalid item is skipped and counted, the rest applies.
  */
-import { parseRfc3339 } from '../../processors/timestamps.ts';
+import { parseRfc3339, storableInstant } from '../../processors/timestamps.ts';
 import { structural } from '../../runtime/errors.ts';
 import { parseJsonBody } from '../../runtime/json-body.ts';
 import { compileSchema } from '../../runtime/schema.ts';
@@ -57,13 +57,21 @@ for (const entity of ENTITIES) {
   itemChecks.set(entity, compileSchema(itemSchema(entity)));
 }
 
+// The stored timestamps reach PostgreSQL as written (a timestamptz cast of the payload), and
+// its input refuses a written year 0000 and offsets past ±15:59, which RFC 3339 allows: either
+// would make the database reject the whole batch.
+const PG_REFUSED = /^0000|[+-](?:1[6-9]|2\d):\d\d$/;
+const storable = (v: string): boolean => storableInstant(parseRfc3339(v)) !== null && !PG_REFUSED.test(v);
+
 /** The item's problem (schema, then timestamps), or null. `at` prefixes the JSON Pointer. */
 function itemProblem(entity: Entity, item: unknown, at: string): string | null {
   const problem = itemChecks.get(entity)!(item);
   if (problem !== null) return `${at}${problem.startsWith('/:') ? problem.slice(1) : problem}`;
   for (const f of timestampFields(entity)) {
     const v = (item as Record<string, unknown>)[f];
-    if (typeof v === 'string' && parseRfc3339(v) === null) return `${at}/${f}: must be an RFC 3339 date-time, got ${JSON.stringify(v)}`;
+    if (typeof v === 'string' && !storable(v)) {
+      return `${at}/${f}: must be an RFC 3339 date-time between 0001-01-01 and 9999-11-30 with an offset within ±15:59, got ${JSON.stringify(v)}`;
+    }
   }
   return null;
 }

@@ -51,3 +51,20 @@ test('structural failures name what is wrong', () => {
 test('an empty PM array is valid and has no readings', () => {
   assert.equal(decode({ ...sample, payload: { PM: [] } }).value.readings.length, 0);
 });
+
+test('received_at must be an instant PostgreSQL stores as written (0001-01-01 to 9999-11-30)', () => {
+  rejects({ ...sample, received_at: '0000-06-01T00:00:00Z' }, /^\/received_at: must be an RFC 3339 date-time between 0001-01-01 and 9999-11-30/);
+  rejects({ ...sample, received_at: '9999-12-31T23:59:59-01:00' }, /^\/received_at: must be an RFC 3339 date-time between 0001-01-01 and 9999-11-30/);
+});
+
+test('a reading date PostgreSQL cannot store is an invalid timestamp; the row keeps received_at', () => {
+  const [r] = decode({ ...sample, payload: { PM: [{ date: '9999-12-31T23:59:59-00:01', data: '1', name: 'x' }] } }).value.readings;
+  assert.deepEqual(r!.reasons, ['invalid timestamp format: 9999-12-31T23:59:59-00:01']);
+  assert.equal(r!.timestamp, Date.parse(sample.received_at));
+});
+
+test('a number too large for a double is an invalid value, and the reason says so', () => {
+  const [r] = decode(`{"client_fingerprint":"a","received_at":"2025-12-29T10:30:00Z","payload":{"PM":[{"date":"2025-12-29T10:30:00Z","data":1e400,"name":"x"}]}}`).value.readings;
+  assert.equal(r!.value, null);
+  assert.deepEqual(r!.reasons, ['invalid metric value: Infinity']);
+});

@@ -28,8 +28,12 @@ export function parseMetricValue(data: unknown): number | null {
   return Number.isFinite(v) ? v : null;
 }
 
-/** How a raw field appears in a reason: strings as they are, anything else as JSON. */
-const show = (raw: unknown): string => (typeof raw === 'string' ? raw : raw === undefined ? '' : JSON.stringify(raw));
+/**
+ * How a raw field appears in a reason: strings as they are, numbers as numbers (`1e400` parses
+ * to Infinity, which JSON would write as `null`), anything else as JSON.
+ */
+const show = (raw: unknown): string =>
+  typeof raw === 'string' ? raw : typeof raw === 'number' ? String(raw) : raw === undefined ? '' : JSON.stringify(raw);
 
 const codePoints = (s: string): number => {
   let n = 0;

@@ -57,9 +57,14 @@ test('the timestamp is RFC 3339, epoch ms, or a string of digits', () => {
   assert.equal(decode({ ...SAMPLE, timestamp: 1767607201000.0 }).value.timestampMs, 1767607201000, '1.0 is an integer in JSON');
 });
 
-test('the timestamp range is what RFC 3339 and timestamptz can hold', () => {
-  assert.equal(parseGridTimestamp('0000-01-01T00:00:00Z'), MIN_TIMESTAMP_MS);
-  assert.equal(parseGridTimestamp('9999-12-31T23:59:59.999Z'), MAX_TIMESTAMP_MS);
+test('the timestamp range is what PostgreSQL stores as written, windows included', () => {
+  assert.equal(parseGridTimestamp('0001-01-01T00:00:00Z'), MIN_TIMESTAMP_MS);
+  // Valid RFC 3339, but PostgreSQL refuses year 0000: the batch would be rejected as poison.
+  assert.equal(parseGridTimestamp('0000-01-01T00:00:00Z'), null);
+  assert.equal(parseGridTimestamp('0001-01-01T00:00:00+00:01'), null);
+  assert.equal(parseGridTimestamp('9999-11-30T23:59:59.999Z'), MAX_TIMESTAMP_MS);
+  // Its 15-minute window would end in year 10000 (`+010000-…` to toISOString, refused by PostgreSQL).
+  assert.equal(parseGridTimestamp('9999-12-31T23:59:59.999Z'), null);
   assert.equal(parseGridTimestamp(MIN_TIMESTAMP_MS - 1), null);
   assert.equal(parseGridTimestamp(MAX_TIMESTAMP_MS + 1), null);
   rejects({ ...SAMPLE, timestamp: 8_640_000_000_000_000 }, /^\/timestamp: must be an RFC 3339 date-time or integer epoch milliseconds/);
@@ -67,7 +72,7 @@ test('the timestamp range is what RFC 3339 and timestamptz can hold', () => {
 });
 
 test('an unparseable timestamp is structural', () => {
-  rejects({ ...SAMPLE, timestamp: '05/01/2026 10:00:01' }, /^\/timestamp: must be an RFC 3339 date-time or integer epoch milliseconds within years 0000-9999, got "05\/01\/2026 10:00:01"$/);
+  rejects({ ...SAMPLE, timestamp: '05/01/2026 10:00:01' }, /^\/timestamp: must be an RFC 3339 date-time or integer epoch milliseconds between 0001-01-01 and 9999-11-30, got "05\/01\/2026 10:00:01"$/);
   rejects({ ...SAMPLE, timestamp: '2026-02-30T10:00:00Z' }, /^\/timestamp: /);
   rejects({ ...SAMPLE, timestamp: '2026-01-05T24:00:00Z' }, /^\/timestamp: /);
   rejects({ ...SAMPLE, timestamp: '2026-01-05 10:00:01' }, /^\/timestamp: /);
@@ -134,4 +139,16 @@ test('strings are taken verbatim', () => {
   const r = decode({ ...SAMPLE, meter_id: ' M-0001 ', region: 'Nörth' }).value;
   assert.equal(r.meterId, ' M-0001 ');
   assert.equal(r.region, 'Nörth');
+});
+
+test('numbers that would overflow the window sums are structural', () => {
+  rejects({ ...SAMPLE, power_kw: 1e308 }, /^\/power_kw: must be <= 1e\+100$/);
+  rejects({ ...SAMPLE, power_kw: -1e308 }, /^\/power_kw: must be >= -1e\+100$/);
+  rejects({ ...SAMPLE, energy_kwh: 1.7e308 }, /^\/energy_kwh: must be <= 1e\+100$/);
+  rejects({ ...SAMPLE, interval_s: 1e300 }, /^\/interval_s: must be <= 1e\+100$/);
+  assert.equal(decode({ ...SAMPLE, voltage: 1e308 }).value.voltage, 1e308, 'stored as is, never summed');
+});
+
+test('ids with a lone surrogate are structural: PostgreSQL text would store U+FFFD, merging two meters', () => {
+  rejects('{"meter_id":"M-\\ud800","region":"north","timestamp":0,"power_kw":1}', /^\/meter_id: must not contain a lone surrogate/);
 });

@@ -4,7 +4,7 @@
  * `region`, `timestamp` or `power_kw`, a wrong type (numbers must be JSON numbers, "3.2" is
  * refused), a non-finite number, a negative `energy_kwh`, a non-positive `interval_s`, a
  * timestamp that is not a real instant (RFC 3339 with a valid calendar date, or integer epoch
- * milliseconds) within years 0000–9999, or a NUL character in an id.
+ * milliseconds) between 0001-01-01 and 9999-11-30, or a NUL character in an id.
  *
  * Why no data-level class here: the raw row is keyed by (meter_id, timestamp) and every
  * derived value needs power_kw, so a reading missing any of them cannot be stored or
@@ -75,7 +75,7 @@ export function decodeGridReading(body: Buffer, settings: GridDecodeSettings = D
   if (timestampMs === null) {
     throw structural(
       'INGESTD_ERR_SCHEMA',
-      `/timestamp: must be an RFC 3339 date-time or integer epoch milliseconds within years 0000-9999, got ${JSON.stringify(msg.timestamp)}`,
+      `/timestamp: must be an RFC 3339 date-time or integer epoch milliseconds between 0001-01-01 and 9999-11-30, got ${JSON.stringify(msg.timestamp)}`,
     );
   }
   return {

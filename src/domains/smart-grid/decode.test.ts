@@ -37,4 +37,8 @@ describe('smart-grid decode', () => {
     refuses('{"transaction_id": ', /not JSON/);
     refuses([valid], /\/: must be object/);
   });
+  it('refuses a consumption large enough to overflow the per-second sums', () => {
+    refuses({ ...valid, consumption_kwh: 1e308 }, /^\/consumption_kwh: must be <= 1e\+100$/);
+    assert.equal(decode({ ...valid, consumption_kwh: 1e100 }).value.consumptionKwh, 1e100);
+  });
 });

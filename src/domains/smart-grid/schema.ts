@@ -4,6 +4,8 @@
  * be placed on the map, counted per status or summed per region. Text fields refuse control
  * characters (line protocol cannot carry a newline in a tag) and NUL (PostgreSQL text).
  */
+import { SUMMABLE_NUMBER } from '../../runtime/schema.ts';
+
 const text = { type: 'string', minLength: 1, maxLength: 255, pattern: '^[^\\u0000-\\u001f\\u007f]*\\S[^\\u0000-\\u001f\\u007f]*$' } as const;
 
 export const SMART_GRID_STATUSES = ['active', 'fault', 'offline'] as const;
@@ -20,7 +22,7 @@ export const smartGridTransactionSchema = {
     status: { enum: SMART_GRID_STATUSES },
     building_type: text,
     /** Energy of this transaction. Summed per second and region: a negative value would make totals lie. */
-    consumption_kwh: { type: 'number', minimum: 0 },
+    consumption_kwh: { ...SUMMABLE_NUMBER, minimum: 0 },
     latitude: { type: 'number', minimum: -90, maximum: 90 },
     longitude: { type: 'number', minimum: -180, maximum: 180 },
     peak_load: { type: 'number', minimum: 0 },
