@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { loadConfig } from '../config/index.ts';
 import { redactUrl } from '../runtime/redact.ts';
 import { EXIT, loadEnv } from './context.ts';
+import { securitySummary } from './security-summary.ts';
 
 export function registerCheckConfig(program: Command): void {
   program
@@ -33,6 +34,7 @@ export function registerCheckConfig(program: Command): void {
         http: `${config.apiHost}:${config.port}`,
         ...(config.domains.includes('smart-grid') ? { influxdb: config.smartGrid.influx === undefined ? 'not set (smart-grid writes PostgreSQL only)' : `${redactUrl(config.smartGrid.influx.url)} database ${config.smartGrid.influx.database}` } : {}),
         pipelines,
+        ...securitySummary(config),
       };
       if (opts.json) {
         process.stdout.write(`${JSON.stringify(resolved, null, 2)}\n`);
@@ -40,6 +42,10 @@ export function registerCheckConfig(program: Command): void {
       }
       process.stdout.write(`configuration OK\n  database  ${resolved.database}\n  rabbitmq  ${resolved.rabbitmq}\n  http      ${resolved.http}\n`);
       if (resolved.influxdb !== undefined) process.stdout.write(`  influxdb  ${resolved.influxdb}\n`);
+      for (const [k, v] of Object.entries(resolved.servers)) process.stdout.write(`  ${k.padEnd(8)}  ${v}\n`);
+      const a = resolved.access;
+      process.stdout.write(`  access    read API ${a.read_api}; metrics ${a.metrics}; health ${a.health}; health and metrics ${a.ops_listener}\n`);
+      process.stdout.write(`  tls       ${Object.entries(resolved.tls).map(([k, v]) => `${k}: ${v}`).join('; ')}\n`);
       for (const p of pipelines) {
         const where = 'queue' in p
           ? `queue ${p.queue} (prefetch ${p.prefetch}, DLQ ${p.dlq}) bound to ${p.exchange} with ${p.subscription.join(', ')}`

@@ -6,8 +6,16 @@ import { Command, CommanderError } from 'commander';
 process.removeAllListeners('warning');
 process.on('warning', (warning: Error) => {
   if (warning.name === 'TimeoutNegativeWarning') return;
-  process.stderr.write(`(node:${process.pid}) ${warning.name}: ${warning.message}\n`);
+  process.stderr.write(`(node:${process.pid}) ${warning.name}: ${redactText(warning.message)}\n`);
 });
+// An error nothing caught is printed as Node would, minus URL passwords, and exits 1 as Node would.
+for (const event of ['uncaughtException', 'unhandledRejection'] as const) {
+  process.on(event, (err: unknown) => {
+    process.stderr.write(`${redactText(err instanceof Error ? (err.stack ?? err.message) : String(err))}\n`);
+    process.exit(1);
+  });
+}
+import { redactText } from '../runtime/redact.ts';
 import { registerBackfill } from './backfill.ts';
 import { registerCheckConfig } from './check-config.ts';
 import { registerDemo } from './demo.ts';

@@ -19,13 +19,26 @@ export function registerRun(program: Command): void {
       // (and an API-only instance, ENABLE_WORKER=false, needs no worker).
       const apiPool = createPool({ ...config.database, poolMax: 4, applicationName: `${config.serviceName}-api` }, log);
       let worker: Awaited<ReturnType<typeof startWorker>> | undefined;
-      const http = createHttpServer({ log, metrics: runtime.metrics, readiness: runtime.readiness, api: { pool: apiPool, config, pipelines: () => worker?.pipelines ?? [] } });
+      const common = {
+        log,
+        metrics: runtime.metrics,
+        readiness: runtime.readiness,
+        opsTokens: { metrics: config.ops.metricsToken, health: config.ops.healthToken },
+      };
+      const separateOps = config.ops.port !== undefined;
+      const http = createHttpServer({ ...common, api: { pool: apiPool, config, pipelines: () => worker?.pipelines ?? [] }, serve: separateOps ? 'api' : 'all' });
+      const ops = separateOps ? createHttpServer({ ...common, serve: 'ops' }) : undefined;
       if (config.api.tokens.length === 0) log.warn('API_TOKENS is not set: the read API and the dashboard are open to anyone who can reach the port');
       await http.listen({ port: config.port, host: config.apiHost });
       log.info({ url: `http://${config.apiHost}:${config.port}` }, 'http listening');
+      if (ops !== undefined) {
+        await ops.listen({ port: config.ops.port!, host: config.ops.host });
+        log.info({ url: `http://${config.ops.host}:${config.ops.port}` }, 'health, readiness and metrics listening (OPS_PORT)');
+      }
       onSignals(async () => {
         await worker?.stop();
         await http.close();
+        await ops?.close();
         await apiPool.end().catch(() => undefined);
       }, config.shutdownTimeoutMs, log);
       if (!config.enableWorker) {

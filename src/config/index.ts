@@ -10,6 +10,9 @@ import { isSourceKind, type SourceKind } from '../sources/kinds.ts';
 import { EnvReader, parseDuration, type Env } from './env.ts';
 import { planPipelines, type PipelinePlan } from './pipelines.ts';
 import { parseApiTokens, TENANT_ID } from '../http/auth.ts';
+import { COMPANY_ID } from '../domains/chat-events/subjects.ts';
+import { opsSettings, type OpsSettings } from './ops.ts';
+import { parseNatsServers, tlsFiles, withDatabaseTls, type TlsFiles } from './tls.ts';
 
 /** Broker kinds this build has sources for (NATS and MQTT bindings are refused until then). */
 export const AVAILABLE_SOURCES: ReadonlyArray<SourceKind> = ['amqp', 'kafka', 'nats', 'mqtt'];
@@ -22,6 +25,8 @@ export interface RabbitMqSettings {
   readonly workerExchange: string;
   readonly dlqQueue: string;
   readonly prefetch: number;
+  /** RABBITMQ_TLS_*: CA and client certificate of an amqps:// connection. */
+  readonly tls: TlsFiles | undefined;
 }
 
 export interface KafkaSettings {
@@ -37,12 +42,21 @@ export interface KafkaSettings {
   /** Cap of one fetch response (KAFKA_FETCH_MAX_BYTES) and of each partition in it: what the client holds decoded at once. */
   readonly fetchMaxBytes: number;
   readonly partitionFetchMaxBytes: number;
+  /** KAFKA_SESSION_TIMEOUT: how long the group waits for a silent member (a killed worker) before giving its partitions to others. */
+  readonly sessionTimeoutMs: number;
+  /** KAFKA_SSL, on by itself when a KAFKA_TLS_* file is set. */
   readonly ssl: boolean;
+  readonly tls: TlsFiles | undefined;
   readonly sasl: { readonly mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; readonly username: string; readonly password: string } | undefined;
 }
 
 export interface NatsSettings {
+  /** NATS_URL without credentials. */
   readonly servers: string[];
+  /** Credentials of NATS_URL (`user:password@` or `token@`), passed to the client as options. */
+  readonly auth: { readonly user: string; readonly pass: string } | { readonly token: string } | undefined;
+  /** TLS required (a `tls://` URL or NATS_TLS_*); undefined: TLS only when the server asks for it. */
+  readonly tls: TlsFiles | undefined;
   /** Stream of the consumed subjects (created if missing, subjects added). */
   readonly stream: string;
   /** Stream of the dead letters, on `dlq.` + each consumed subject. */
@@ -67,12 +81,18 @@ export interface MqttSettings {
   /** Unacknowledged messages the broker may send (MQTT 5 receive maximum); the source buffers no more (it stops reading), and batches no larger. */
   readonly receiveMaximum: number;
   readonly sessionExpirySeconds: number;
+  /** MQTT_TLS_*: CA and client certificate of an mqtts:// or wss:// connection. */
+  readonly tls?: TlsFiles | undefined;
+  /** MQTT_SHARE_GROUP: subscribe as `$share/<group>/<filter>` so several instances (each its own client id) share the messages. */
+  readonly shareGroup: string | undefined;
 }
 
 export interface Config {
   readonly serviceName: string;
   readonly port: number;
   readonly apiHost: string;
+  /** Tokens of the operational endpoints and their optional own listener. */
+  readonly ops: OpsSettings;
   readonly logLevel: string;
   readonly shutdownTimeoutMs: number;
   readonly enableWorker: boolean;
@@ -110,10 +130,10 @@ export interface Config {
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 function databaseUrl(r: EnvReader): string {
-  const direct = r.optionalString(['DATABASE_URL', 'POSTGRES_URL', 'POSTGRES_DSN']);
-  if (direct !== undefined) return r.url(['DATABASE_URL', 'POSTGRES_URL', 'POSTGRES_DSN'], direct, ['postgres', 'postgresql']);
+  const direct = r.raw('DATABASE_URL', 'POSTGRES_URL', 'POSTGRES_DSN');
+  if (direct !== undefined) return withDatabaseTls(r, r.url(['DATABASE_URL', 'POSTGRES_URL', 'POSTGRES_DSN'], direct.value, ['postgres', 'postgresql']), direct.name);
   const host = r.optionalString('DB_HOST');
-  if (host === undefined) return 'postgres://postgres@127.0.0.1:5432/postgres';
+  if (host === undefined) return withDatabaseTls(r, 'postgres://postgres@127.0.0.1:5432/postgres', 'DATABASE_URL');
   const u = new URL('postgres://localhost');
   u.hostname = host;
   u.port = String(r.int('DB_PORT', 5432, 1, 65535));
@@ -121,9 +141,7 @@ function databaseUrl(r: EnvReader): string {
   u.username = encodeURIComponent(r.string('DB_USER', 'postgres'));
   const password = r.optionalString('DB_PASSWORD');
   if (password !== undefined) u.password = encodeURIComponent(password);
-  const ssl = r.optionalString(['DB_SSLMODE', 'PGSSLMODE']);
-  if (ssl !== undefined) u.searchParams.set('sslmode', ssl);
-  return u.toString();
+  return withDatabaseTls(r, u.toString(), 'DB_HOST');
 }
 
 /** Resolves the whole configuration; `problems` lists every invalid variable. */
@@ -155,7 +173,9 @@ export function loadConfig(env: Env): { config: Config; problems: string[] } {
     workerExchange: r.string('RABBITMQ_WORKER_EXCHANGE', 'energy-metering.worker.events.exchange'),
     dlqQueue: r.string('RABBITMQ_DLQ_QUEUE', 'energy-metering.ingest.dlq'),
     prefetch: r.int('RABBITMQ_PREFETCH', 10, 1, 65535),
+    tls: tlsFiles(r, 'RABBITMQ'),
   };
+  if (rabbitmq.tls !== undefined && rabbitmq.url.startsWith('amqp:')) r.problem('RABBITMQ_TLS_*: set, but RABBITMQ_URL is a plain amqp:// URL; use amqps:// (port 5671)');
 
   const topics = r.list('KAFKA_TOPICS', []);
   const singleTopic = r.optionalString('KAFKA_TOPIC');
@@ -163,23 +183,35 @@ export function loadConfig(env: Env): { config: Config; problems: string[] } {
   if (saslMechanism !== undefined && !['plain', 'scram-sha-256', 'scram-sha-512'].includes(saslMechanism)) {
     r.problem(`KAFKA_SASL_MECHANISM: must be plain, scram-sha-256 or scram-sha-512, got "${saslMechanism}"`);
   }
+  const kafkaTls = tlsFiles(r, 'KAFKA');
+  const kafkaSsl = r.bool('KAFKA_SSL', kafkaTls !== undefined);
+  if (kafkaTls !== undefined && !kafkaSsl) r.problem('KAFKA_TLS_*: set, but KAFKA_SSL is false; TLS files need KAFKA_SSL=true (or KAFKA_SSL unset)');
   const kafka: KafkaSettings = {
     brokers: r.list('KAFKA_BROKERS', ['127.0.0.1:9092']),
     clientId: r.string('KAFKA_CLIENT_ID', 'ingestd'),
     groupId: r.string(['KAFKA_GROUP_ID', 'CONSUMER_GROUP'], 'ingestd'),
+    sessionTimeoutMs: r.duration('KAFKA_SESSION_TIMEOUT', 30_000, 's'),
     topics: topics.length > 0 ? topics : singleTopic === undefined ? undefined : [singleTopic],
     concurrency: r.int(['KAFKA_CONSUMER_COUNT', 'PROCESSOR_WORKER_COUNT'], 4, 1, 256),
     batchSize: r.int('KAFKA_BATCH_SIZE', 2000, 1, 100_000),
     batchTimeoutMs: r.duration('KAFKA_BATCH_TIMEOUT', 50, 'ms'),
     fetchMaxBytes: r.int('KAFKA_FETCH_MAX_BYTES', 2 << 20, 1024, 1 << 30),
     partitionFetchMaxBytes: r.int('KAFKA_PARTITION_FETCH_MAX_BYTES', 512 << 10, 1024, 1 << 30),
-    ssl: r.bool('KAFKA_SSL', false),
+    ssl: kafkaSsl,
+    tls: kafkaTls,
     sasl: saslMechanism === undefined ? undefined : {
       mechanism: saslMechanism as 'plain' | 'scram-sha-256' | 'scram-sha-512',
       username: r.string('KAFKA_SASL_USERNAME', ''),
       password: r.string('KAFKA_SASL_PASSWORD', ''),
     },
   };
+  if (kafka.sessionTimeoutMs < 6_000 || kafka.sessionTimeoutMs > 1_800_000) {
+    r.problem(`KAFKA_SESSION_TIMEOUT: must be between 6s and 30m (the broker's group.min/max.session.timeout.ms defaults), got ${kafka.sessionTimeoutMs / 1000}s`);
+  }
+
+  if (kafka.sasl !== undefined && (kafka.sasl.username === '' || kafka.sasl.password === '')) {
+    r.problem('KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD: both are required with KAFKA_SASL_MECHANISM');
+  }
 
   const natsUrl = r.string('NATS_URL', 'nats://127.0.0.1:4222');
   const backoffMs: number[] = [];
@@ -188,8 +220,12 @@ export function loadConfig(env: Env): { config: Config; problems: string[] } {
     if (ms === null || ms <= 0) r.problem(`NATS_BACKOFF: each delay is a duration such as 30s or 2m, got "${b}"`);
     else backoffMs.push(ms);
   }
+  const natsServers = parseNatsServers(r, natsUrl);
+  const natsTls = tlsFiles(r, 'NATS');
   const nats: NatsSettings = {
-    servers: natsUrl.split(',').map((s) => s.trim()).filter((s) => s !== ''),
+    servers: natsServers.servers,
+    auth: natsServers.auth,
+    tls: natsTls ?? (natsServers.tlsRequired ? { ca: undefined, cert: undefined, key: undefined } : undefined),
     stream: r.string('NATS_STREAM', 'MESSAGE_EVENTS'),
     dlqStream: r.string('NATS_DLQ_STREAM', 'MESSAGE_EVENTS_DLQ'),
     durable: r.string('NATS_DURABLE', 'ingestd'),
@@ -207,12 +243,20 @@ export function loadConfig(env: Env): { config: Config; problems: string[] } {
     topics: mqttTopics.length > 0 ? mqttTopics : undefined,
     receiveMaximum: r.int('MQTT_RECEIVE_MAXIMUM', 1000, 1, 65535),
     sessionExpirySeconds: r.duration('MQTT_SESSION_EXPIRY', 7 * 86_400_000, 's') / 1000,
+    tls: tlsFiles(r, 'MQTT'),
+    shareGroup: r.optionalString('MQTT_SHARE_GROUP'),
   };
+  if (mqtt.shareGroup !== undefined && !/^[^/+#\s]+$/.test(mqtt.shareGroup)) r.problem(`MQTT_SHARE_GROUP: a shared subscription group name without /, +, # or spaces, got "${mqtt.shareGroup}"`);
 
+  if (mqtt.tls !== undefined && !/^(mqtts|ssl|wss):/.test(mqtt.url)) r.problem('MQTT_TLS_*: set, but MQTT_URL is not a TLS URL; use mqtts:// (port 8883) or wss://');
+
+  const port = r.int(['PORT', 'ANALYTICS_WORKER_PORT'], 8080, 0, 65535);
+  const apiHost = r.string('API_HOST', '0.0.0.0');
   const config: Config = {
     serviceName: r.string('SERVICE_NAME', 'ingestd'),
-    port: r.int(['PORT', 'ANALYTICS_WORKER_PORT'], 8080, 0, 65535),
-    apiHost: r.string('API_HOST', '0.0.0.0'),
+    port,
+    apiHost,
+    ops: opsSettings(r, apiHost, port),
     logLevel,
     shutdownTimeoutMs: r.duration('SHUTDOWN_TIMEOUT', 30_000, 's'),
     enableWorker: r.bool('ENABLE_WORKER', true),
@@ -312,7 +356,8 @@ function enabledDomainNames(r: EnvReader): { domains: string[]; domainParts: Rec
 function companyId(r: EnvReader): string | undefined {
   const v = r.optionalString('COMPANY_ID');
   if (v === undefined || v === '*') return undefined;
-  if (!/^[A-Za-z0-9_]{1,48}$/.test(v)) r.problem(`COMPANY_ID: must match ^[A-Za-z0-9_]{1,48}$ or be *, got "${v}"`);
+  // It becomes a NATS subject token and the schema name tenant_<id>.
+  if (!COMPANY_ID.test(v)) r.problem(`COMPANY_ID: must match ${COMPANY_ID.source} or be *, got "${v}"`);
   return v;
 }
 

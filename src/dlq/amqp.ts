@@ -1,6 +1,7 @@
 import amqp, { type ChannelModel, type ConfirmChannel, type GetMessage } from 'amqplib';
 import type { RabbitMqSettings } from '../config/index.ts';
 import { headersOf } from '../sources/amqp/headers.ts';
+import { amqpSocketOptions } from '../sources/amqp/session.ts';
 import { digestRef, recordOf, replayHeaders, type DeadLetterQueue, type DeadLetterRecord } from './types.ts';
 
 /**
@@ -26,7 +27,7 @@ export class AmqpDeadLetters implements DeadLetterQueue {
 
   async #channel(): Promise<ConfirmChannel> {
     if (this.#ch === undefined) {
-      this.#model = await amqp.connect(this.#s.url, { clientProperties: { connection_name: 'ingestd-dlq' } });
+      this.#model = await amqp.connect(this.#s.url, amqpSocketOptions(this.#s.tls, 'ingestd-dlq'));
       this.#ch = await this.#model.createConfirmChannel();
       await this.#ch.assertQueue(this.#s.dlqQueue, { durable: true });
     }

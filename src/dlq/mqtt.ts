@@ -1,6 +1,7 @@
 import mqtt from 'mqtt';
 import type pg from 'pg';
 import type { MqttSettings } from '../config/index.ts';
+import { mqttConnection } from '../sources/mqtt/connection.ts';
 import { recordOf, replayHeaders, type DeadLetterQueue, type DeadLetterRecord } from './types.ts';
 
 /** ingestd_dead_letters (MQTT has no DLQ): replay publishes QoS 1 to the original topic, then deletes the row. */
@@ -24,7 +25,8 @@ export class MqttDeadLetters implements DeadLetterQueue {
 
   async publish(records: ReadonlyArray<DeadLetterRecord>, bodies?: ReadonlyMap<string, Buffer>): Promise<void> {
     if (records.length === 0) return;
-    const client = await mqtt.connectAsync(this.#s.url, { clientId: `${this.#s.clientId}-dlq`, clean: true, protocolVersion: 5 });
+    const { url, options } = mqttConnection(this.#s);
+    const client = await mqtt.connectAsync(url, { ...options, clientId: `${this.#s.clientId}-dlq`, clean: true, protocolVersion: 5 });
     try {
       for (const r of records) {
         await client.publishAsync(r.route, bodies?.get(r.ref) ?? r.body, { qos: 1, properties: { userProperties: replayHeaders(r.headers) } });

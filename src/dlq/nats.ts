@@ -1,6 +1,7 @@
 import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { connect, headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
 import type { NatsSettings } from '../config/index.ts';
+import { natsConnectOptions } from '../sources/nats/connection.ts';
 import { recordOf, replayHeaders, type DeadLetterQueue, type DeadLetterRecord } from './types.ts';
 
 /** NATS_DLQ_STREAM: listed by sequence; replay publishes to the original subject, then deletes. */
@@ -18,7 +19,7 @@ export class NatsDeadLetters implements DeadLetterQueue {
   }
 
   async #jsm(): Promise<JetStreamManager> {
-    this.#nc ??= await connect({ servers: this.#s.servers, name: 'ingestd-dlq' });
+    this.#nc ??= await connect({ ...natsConnectOptions(this.#s), name: 'ingestd-dlq' });
     return jetstreamManager(this.#nc);
   }
 
@@ -46,7 +47,7 @@ export class NatsDeadLetters implements DeadLetterQueue {
   }
 
   async publish(records: ReadonlyArray<DeadLetterRecord>, bodies?: ReadonlyMap<string, Buffer>): Promise<void> {
-    const js = jetstream(this.#nc ??= await connect({ servers: this.#s.servers, name: 'ingestd-dlq' }));
+    const js = jetstream(this.#nc ??= await connect({ ...natsConnectOptions(this.#s), name: 'ingestd-dlq' }));
     for (const r of records) {
       const h = natsHeaders();
       for (const [k, v] of Object.entries(replayHeaders(r.headers))) h.set(k, v);

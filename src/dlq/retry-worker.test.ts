@@ -32,6 +32,11 @@ test('filters, tenant and replay headers', () => {
   assert.ok(!matches(r, { errorClass: 'poison' }));
   assert.equal(tenantOf(Buffer.from('{"tenant_id":"T1"}'), 'x'), 't1');
   assert.equal(tenantOf(Buffer.from('not json'), 'v1.chats.upsert.AcmeCo'), 'acmeco');
+  // A malformed message's tenant field is not taken for a tenant.
+  assert.equal(tenantOf(Buffer.from('{"tenant_id":"t1\'; DROP TABLE x; --"}'), 'x'), undefined);
+  assert.equal(tenantOf(Buffer.from(JSON.stringify({ company_id: 'a'.repeat(65) })), 'x'), undefined);
+  assert.equal(tenantOf(Buffer.from('{"tenant_id":"acme:eu-1"}'), 'x'), 'acme:eu-1');
+  assert.equal(tenantOf(Buffer.from('null'), 'v1.chats.upsert.a b'), undefined);
   assert.deepEqual(replayHeaders({ 'x-error-class': 'poison', 'x-error-reason': 'r', 'x-original-source': 'q', 'x-attempts': '2', 'x-first-failed-at': 't', 'trace': '1' }),
     { 'x-attempts': '2', 'x-first-failed-at': 't', trace: '1' });
 });

@@ -45,16 +45,21 @@ export function replayHeaders(h: Readonly<Record<string, string>>): Record<strin
   return out;
 }
 
+// Analytics tenant ids and chat company ids both fit; anything else in a dead letter's body
+// (it was dead-lettered for being malformed, after all) is not taken for a tenant.
+const TENANT = /^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,63}$/;
+
 /** The tenant of a dead letter, when it can be told: tenant_id / company_id in the body, else a chat subject's company. */
 export function tenantOf(body: Buffer, route: string): string | undefined {
+  const valid = (v: unknown): string | undefined => (typeof v === 'string' && TENANT.test(v) ? v.toLowerCase() : undefined);
   try {
-    const doc = JSON.parse(body.toString()) as Record<string, unknown>;
-    for (const k of ['tenant_id', 'company_id']) if (typeof doc[k] === 'string') return (doc[k] as string).toLowerCase();
+    const doc = JSON.parse(body.toString()) as Record<string, unknown> | null;
+    for (const k of ['tenant_id', 'company_id']) if (typeof doc?.[k] === 'string') return valid(doc[k]);
   } catch {
     // not JSON: fall back to the route
   }
   const t = route.split('.');
-  return t[0] === 'v1' && t.length === 4 ? t[3]!.toLowerCase() : undefined;
+  return t[0] === 'v1' && t.length === 4 ? valid(t[3]) : undefined;
 }
 
 /** A record from headers and body, the fields every broker shares. */

@@ -35,6 +35,19 @@ export class TokenScopes {
   }
 }
 
+/**
+ * One fixed bearer token (METRICS_TOKEN, HEALTH_TOKEN), compared as a SHA-256 digest in
+ * constant time. Undefined token: every request passes.
+ */
+export function bearerCheck(token: string | undefined): (header: string | undefined) => boolean {
+  if (token === undefined) return () => true;
+  const expected = digest(token);
+  return (header) => {
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
+    return m !== null && timingSafeEqual(expected, digest(m[1]!));
+  };
+}
+
 /** Parses API_TOKENS; problems name the entry by position, never the token. */
 export function parseApiTokens(raw: string | undefined): { entries: Array<{ tenant: string; token: string }>; problems: string[] } {
   const entries: Array<{ tenant: string; token: string }> = [];

@@ -45,6 +45,7 @@ export const PUBLISHER_KINDS: Readonly<Record<string, (ctx: Pick<SourceContext, 
   amqp: ({ config, log }) =>
     new AmqpPublisher({
       url: config.rabbitmq.url,
+      tls: config.rabbitmq.tls,
       exchanges: [config.rabbitmq.workerExchange],
       log: log.child({ publisher: 'amqp' }),
     }),

@@ -13,6 +13,7 @@ const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 const ADMIN = 'admin-token-0123456789';
 const T1 = 't1-token-0123456789abc';
 const GRID = 'grid-token-0123456789ab';
+const T3 = 't3-token-0123456789abc';
 
 describe('read API: tokens scoped to tenants, validated parameters (API-only instance)', () => {
   const cleanups: Array<() => Promise<unknown>> = [];
@@ -23,7 +24,7 @@ describe('read API: tokens scoped to tenants, validated parameters (API-only ins
   test('401 without a valid token, 400 on bad parameters, each tenant sees its rows only', async () => {
     const db = await createTestDatabase();
     cleanups.push(db.drop);
-    const env = { DATABASE_URL: db.url, DOMAINS_ENABLED: 'smart-grid,analytics', API_TOKENS: `*:${ADMIN},t1:${T1},default:${GRID}` };
+    const env = { DATABASE_URL: db.url, DOMAINS_ENABLED: 'smart-grid,analytics', API_TOKENS: `*:${ADMIN},t1:${T1},default:${GRID},t3:${T3}` };
     await promisify(execFile)(process.execPath, [MAIN, 'migrate'], { env: { ...process.env, ...env, LOG_LEVEL: 'warn' } });
     const now = Date.now();
     const at = (agoMs: number): string => new Date(now - agoMs).toISOString();
@@ -43,6 +44,9 @@ describe('read API: tokens scoped to tenants, validated parameters (API-only ins
       await queryRows(db.url, `
         INSERT INTO analytics.analytics_anomaly (id, time, tenant_id, factory_id, machine_id, sensor_id, metric, rule, basis, value, center, sigma, points)
         VALUES (gen_random_uuid(), $1, $2, 'f1', 'mc-' || $2, 'temp-1', 'temp', 'we1', 'spec', 30, 23, 1, '[]')`, [at(20_000), tenant]);
+      await queryRows(db.url, `
+        INSERT INTO analytics.analytics_agg (bucket_start, window_s, tenant_id, factory_id, machine_id, sensor_id, metric, unit, count_n, sum_val, sum_sq, avg_val, min_val, max_val, last_val, last_time)
+        VALUES (date_trunc('minute', $1::timestamptz), 60, $2, 'f1', 'mc-' || $2, 'temp-1', 'temp', 'C', 2, 46, 1060, 23, 22, 24, 24, $1)`, [at(120_000), tenant]);
     }
 
     const dir = await mkdtemp(join(tmpdir(), 'ingestd-api-'));
@@ -97,6 +101,26 @@ describe('read API: tokens scoped to tenants, validated parameters (API-only ins
     // DEFAULT_TENANT's token: the smart-grid rows, no analytics tenant's.
     assert.deepEqual((await get('/v1/alerts', GRID)).body['alerts'].map((a: any) => a.subject), ['SM-1']);
     assert.equal((await get('/v1/meters?status=all', GRID)).body['total'], 2);
+    // Window aggregates: each tenant its own series; the admin token both.
+    const machines = async (token: string) => (await get('/v1/aggregates?domain=analytics&window=60', token)).body['aggregates'].map((a: any) => `${a.tenant_id}/${a.machine_id}`).sort();
+    assert.deepEqual(await machines(ADMIN), ['t1/mc-t1', 't2/mc-t2']);
+    assert.deepEqual(await machines(T1), ['t1/mc-t1']);
+    assert.deepEqual(await machines(GRID), []);
+    assert.equal((await get('/v1/aggregates?domain=smart-grid&window=1s', ADMIN)).body['aggregates'].length, 1);
+    assert.deepEqual((await get('/v1/aggregates?domain=smart-grid&window=1s', T1)).body['aggregates'], []);
+    // A tenant with no rows anywhere: every endpoint answers, and with nothing of the others'.
+    const empty: Record<string, (b: any) => unknown> = {
+      '/v1/consumption/live': (b) => b.points, '/v1/consumption/trend': (b) => b.points, '/v1/meters?status=all': (b) => b.meters,
+      '/v1/regions': (b) => b.regions, '/v1/alerts': (b) => b.alerts, '/v1/aggregates?domain=analytics&window=60': (b) => b.aggregates,
+      '/v1/aggregates?domain=smart-grid&window=1m': (b) => b.aggregates,
+    };
+    for (const [path, rows] of Object.entries(empty)) {
+      const res = await get(path, T3);
+      assert.equal(res.status, 200, path);
+      assert.deepEqual(rows(res.body), [], path);
+    }
+    // ?tenant= or any other parameter cannot widen a token's scope.
+    assert.deepEqual((await get('/v1/alerts?tenant=t2&tenant_id=t2', T1)).body['alerts'].map((a: any) => a.subject), ['mc-t1/temp']);
 
     // The dashboard and its assets are served by the worker itself.
     const page = await fetch(`http://127.0.0.1:${w.port}/`);

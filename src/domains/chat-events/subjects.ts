@@ -19,7 +19,11 @@ export function parseChatSubject(subject: string): ChatSubject | null {
   return { mode, entity: entity as Entity, companyId: t[3]! };
 }
 
-export const tenantSchema = (companyId: string): string => `tenant_${companyId.toLowerCase()}`;
+/** The company's schema. The one place a company id becomes an identifier: anything the subject check refuses is refused here too. */
+export function tenantSchema(companyId: string): string {
+  if (!COMPANY_ID.test(companyId)) throw new Error(`invalid company id ${JSON.stringify(companyId)}: must match ${COMPANY_ID.source}`);
+  return `tenant_${companyId.toLowerCase()}`;
+}
 
 /** The subject filter of a deployment: every company, or only COMPANY_ID's. */
 export const chatFilter = (companyId: string | undefined): string => (companyId === undefined ? 'v1.>' : `v1.*.*.${companyId}`);

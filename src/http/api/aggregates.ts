@@ -1,4 +1,5 @@
 import { BadRequest, choice, integer, iso, range, text, type Query } from '../params.ts';
+import { quoteIdent } from '../../sinks/postgres/sql-text.ts';
 import { analyticsTable, enabled, seesUntenanted, tenantFilter, type RequestView } from './context.ts';
 
 const DAY = 86_400_000;
@@ -22,7 +23,7 @@ export async function aggregates(v: RequestView, q: Query) {
     const { rows } = await v.pool.query(
       `SELECT meter_id, region, ${TS('window_start')} AS window_start, ${TS('window_end')} AS window_end, avg_power, max_power, min_power,
               total_energy, sample_count, revision > 0 AND NOT dirty AS closed
-         FROM aggregates_${window} WHERE window_start >= $1 AND window_start < $2 AND ($3::text IS NULL OR meter_id = $3)
+         FROM ${quoteIdent(`aggregates_${window}`)} WHERE window_start >= $1 AND window_start < $2 AND ($3::text IS NULL OR meter_id = $3)
         ORDER BY window_start, meter_id LIMIT $4`,
       [iso(from), iso(to), meter ?? null, limit],
     );

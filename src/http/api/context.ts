@@ -2,6 +2,7 @@ import type pg from 'pg';
 import type { Config } from '../../config/index.ts';
 import type { Scope } from '../auth.ts';
 import type { PipelineRef } from './pipeline.ts';
+import { qualified } from '../../sinks/postgres/sql-text.ts';
 
 export interface ApiContext {
   readonly pool: pg.Pool;
@@ -26,5 +27,5 @@ export const seesUntenanted = (v: RequestView): boolean => v.scope.all || v.scop
 /** The tenant filter of tenanted tables: null = all tenants. */
 export const tenantFilter = (v: RequestView): string | null => (v.scope.all ? null : v.scope.tenant);
 
-/** The analytics schema, quoted. */
-export const analyticsTable = (v: ApiContext, table: string): string => `"${v.config.analytics.schema.replace(/"/g, '""')}".${table}`;
+/** An analytics table in its schema (DB_SCHEMA), quoted. */
+export const analyticsTable = (v: ApiContext, table: string): string => qualified(table, v.config.analytics.schema);

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { Logger } from '../../runtime/logger.ts';
-import { qualified, quoteIdent } from './sql-text.ts';
+import { qualified, quoteIdent, quoteLiteral } from './sql-text.ts';
 
 /**
  * Monthly range partitions for tables that are natively partitioned (no TimescaleDB).
@@ -78,8 +78,9 @@ export class MonthlyPartitions {
     const to = new Date(Date.UTC(y, m, 1)).toISOString();
     const name = `${this.#table}_p${key}`;
     try {
+      // Partition bounds cannot be bind parameters (DDL): quoted literals.
       await this.#pool.query(
-        `CREATE TABLE IF NOT EXISTS ${qualified(name, this.#schema)} PARTITION OF ${qualified(this.#table, this.#schema)} FOR VALUES FROM ('${from}') TO ('${to}')`,
+        `CREATE TABLE IF NOT EXISTS ${qualified(name, this.#schema)} PARTITION OF ${qualified(this.#table, this.#schema)} FOR VALUES FROM (${quoteLiteral(from)}) TO (${quoteLiteral(to)})`,
       );
     } catch (err) {
       const code = (err as { code?: string }).code;

@@ -3,6 +3,8 @@ import { backoffDelay, sleep } from '../../runtime/backoff.ts';
 import { errorMessage } from '../../runtime/errors.ts';
 import type { Logger } from '../../runtime/logger.ts';
 import { redactUrl } from '../../runtime/redact.ts';
+import type { TlsFiles } from '../../config/tls.ts';
+import { tlsOptions } from '../tls.ts';
 
 /**
  * One AMQP connection that comes back after the broker restarts: connect, run `setup`
@@ -12,6 +14,7 @@ import { redactUrl } from '../../runtime/redact.ts';
  */
 export class AmqpSession {
   readonly #url: string;
+  readonly #socketOptions: ReturnType<typeof amqpSocketOptions>;
   readonly #log: Logger;
   readonly #setup: (model: ChannelModel) => Promise<void>;
   readonly #closing = new AbortController();
@@ -20,8 +23,9 @@ export class AmqpSession {
   #lastError = 'not connected yet';
   #loop: Promise<void> | undefined;
 
-  constructor(options: { url: string; log: Logger; setup: (model: ChannelModel) => Promise<void> }) {
+  constructor(options: { url: string; tls?: TlsFiles | undefined; log: Logger; setup: (model: ChannelModel) => Promise<void> }) {
     this.#url = options.url;
+    this.#socketOptions = amqpSocketOptions(options.tls, 'ingestd');
     this.#log = options.log;
     this.#setup = options.setup;
   }
@@ -59,7 +63,7 @@ export class AmqpSession {
     for (let attempt = 0; !this.#closing.signal.aborted; attempt++) {
       let model: ChannelModel | undefined;
       try {
-        model = await amqp.connect(withHeartbeat(this.#url), { clientProperties: { connection_name: 'ingestd' } });
+        model = await amqp.connect(withHeartbeat(this.#url), this.#socketOptions);
         const closed = new Promise<Error | undefined>((resolve) => model!.once('close', resolve));
         model.on('error', (err: Error) => this.#log.warn({ err: err.message }, 'rabbitmq connection error'));
         this.#generation++;
@@ -97,6 +101,14 @@ export class AmqpSession {
     await model?.close().catch(() => undefined);
     await this.#loop;
   }
+}
+
+/**
+ * amqplib's socket options: the connection name, and for amqps:// the CA and client
+ * certificate (amqplib hands them to tls.connect, with the URL's host as servername).
+ */
+export function amqpSocketOptions(tls: TlsFiles | undefined, connectionName: string): Record<string, unknown> {
+  return { clientProperties: { connection_name: connectionName }, ...(tls === undefined ? {} : tlsOptions(tls)) };
 }
 
 /** A dead TCP peer is noticed in ~20 s instead of the OS's minutes. */

@@ -50,6 +50,7 @@ export class AmqpSource implements Source {
     this.name = `amqp:${this.#s.ingestQueue}`;
     this.#session = new AmqpSession({
       url: this.#s.url,
+      tls: this.#s.tls,
       log: this.#log,
       setup: async (model) => {
         const ch = await model.createChannel();

@@ -1,6 +1,7 @@
-import { Kafka, logLevel, type LogEntry, type SASLOptions } from 'kafkajs';
+import { Kafka, logLevel, type KafkaConfig, type LogEntry, type SASLOptions } from 'kafkajs';
 import type { KafkaSettings } from '../../config/index.ts';
 import type { Logger } from '../../runtime/logger.ts';
+import { tlsOptions } from '../tls.ts';
 
 // kafkajs logs expected broker answers at ERROR (a rebalance, an existing topic, a fresh
 // coordinator); they are routine and go to debug.
@@ -17,14 +18,22 @@ function logCreator(log: Logger) {
   };
 }
 
+/**
+ * kafkajs `ssl` and `sasl` from KAFKA_SSL, KAFKA_TLS_* and KAFKA_SASL_*: `ssl: true` verifies
+ * the brokers against the system CAs, a KAFKA_TLS_CA replaces them; a client certificate
+ * authenticates the worker (mutual TLS).
+ */
+export function kafkaSecurity(s: KafkaSettings): Pick<KafkaConfig, 'ssl' | 'sasl'> {
+  const ssl: KafkaConfig['ssl'] = !s.ssl ? false : s.tls === undefined ? true : tlsOptions(s.tls);
+  return { ssl, ...(s.sasl === undefined ? {} : { sasl: { ...s.sasl } as SASLOptions }) };
+}
+
 /** A kafkajs client from KAFKA_* settings; its logs go to pino. */
 export function createKafka(s: KafkaSettings, log: Logger, suffix: string): Kafka {
-  const sasl: SASLOptions | undefined = s.sasl === undefined ? undefined : { ...s.sasl } as SASLOptions;
   return new Kafka({
     clientId: `${s.clientId}-${suffix}`,
     brokers: [...s.brokers],
-    ssl: s.ssl,
-    ...(sasl === undefined ? {} : { sasl }),
+    ...kafkaSecurity(s),
     logLevel: logLevel.INFO,
     logCreator: logCreator(log.child({ component: 'kafkajs' })),
   });

@@ -63,9 +63,10 @@ export class KafkaSource implements Source {
     this.name = `kafka:${o.topics.join(',')}`;
     this.#consumer = o.kafka.consumer({
       groupId: o.settings.groupId,
-      sessionTimeout: 30_000,
+      sessionTimeout: o.settings.sessionTimeoutMs,
       rebalanceTimeout: 60_000,
-      heartbeatInterval: 3_000,
+      // Kafka's guidance: heartbeats at most a third of the session timeout.
+      heartbeatInterval: Math.min(3_000, Math.floor(o.settings.sessionTimeoutMs / 3)),
       // Smaller than kafkajs' defaults (1 MiB per partition, 10 MB per response): a fetch is
       // decoded whole, so these bound the consumer's memory; batches stay large enough.
       maxBytesPerPartition: o.settings.partitionFetchMaxBytes,

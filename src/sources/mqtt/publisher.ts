@@ -2,6 +2,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import type { MqttSettings } from '../../config/index.ts';
 import type { Logger } from '../../runtime/logger.ts';
 import { redactText } from '../../runtime/redact.ts';
+import { mqttConnection } from './connection.ts';
 import { outboundBytes, type OutboundMessage, type Publisher, type SourceStatus } from '../types.ts';
 
 /** Publishes derived messages with QoS 1: each publish resolves on the broker's PUBACK. */
@@ -19,7 +20,8 @@ export class MqttPublisher implements Publisher {
   }
 
   async start(): Promise<void> {
-    const client = mqtt.connect(this.#s.url, { clientId: `${this.#s.clientId}-pub`, clean: true, protocolVersion: 5, reconnectPeriod: 1000 });
+    const { url, options } = mqttConnection(this.#s);
+    const client = mqtt.connect(url, { ...options, clientId: `${this.#s.clientId}-pub`, clean: true, protocolVersion: 5, reconnectPeriod: 1000 });
     client.on('connect', () => (this.#lastError = ''));
     client.on('error', (err) => {
       this.#lastError = redactText(err.message);

@@ -6,6 +6,7 @@ import { deadLetterHeaders } from '../../runtime/dead-letter.ts';
 import { Doorbell, batchesOf } from '../../runtime/doorbell.ts';
 import type { Logger } from '../../runtime/logger.ts';
 import { redactText } from '../../runtime/redact.ts';
+import { mqttConnection } from './connection.ts';
 import type { Delivery, DeliveryBatch, Outcome, Source, SourceStatus } from '../types.ts';
 
 interface Held {
@@ -57,7 +58,9 @@ export class MqttSource implements Source {
   }
 
   async start(): Promise<void> {
-    const client = mqtt.connect(this.#s.url, {
+    const { url, options } = mqttConnection(this.#s);
+    const client = mqtt.connect(url, {
+      ...options,
       clientId: this.#s.clientId,
       clean: false,
       protocolVersion: 5,
@@ -92,7 +95,11 @@ export class MqttSource implements Source {
       // Deliveries of the previous connection are redelivered by the broker: drop our copies.
       this.#buffer = [];
       this.#lastError = 'subscribing';
-      client.subscribe([...this.#topics], { qos: 1 }, (err, granted) => {
+      const group = this.#s.shareGroup;
+      // A shared subscription delivers each message to one member of the group; the topic
+      // of a delivered message is still the one it was published to, so routing is unchanged.
+      const filters = group === undefined ? [...this.#topics] : this.#topics.map((t) => `$share/${group}/${t}`);
+      client.subscribe(filters, { qos: 1 }, (err, granted) => {
         const refused = (granted ?? []).filter((g) => g.qos > 2);
         if (!err && refused.length === 0) {
           this.#lastError = '';
@@ -101,10 +108,10 @@ export class MqttSource implements Source {
         if (refused.length > 0) err = new Error(`broker refused ${refused.map((g) => g.topic).join(', ')}`);
         if (err) {
           this.#lastError = `subscribe failed: ${err.message}`;
-          this.#log.error({ err: err.message, topics: this.#topics }, 'mqtt subscribe failed');
+          this.#log.error({ err: err.message, topics: filters }, 'mqtt subscribe failed');
         }
       });
-      this.#log.info({ topics: this.#topics }, 'mqtt connected');
+      this.#log.info({ topics: this.#topics, shareGroup: this.#s.shareGroup }, 'mqtt connected');
     });
     client.on('message', (topic, payload, packet: IPublishPacket) => {
       if (packet.qos === 0 || packet.messageId === undefined) {
@@ -161,18 +168,28 @@ export class MqttSource implements Source {
     if (outcome.deadLetter.length > 0) {
       const rows = outcome.deadLetter.map(({ index, error }) => {
         const d = deliveries[index]!;
+        // A replay (which carries the x-attempts of its dead letter) that fails again is new content.
+        const content = createHash('sha256').update(d.route).update('\u0000').update(d.headers['x-attempts'] ?? '0').update('\u0000').update(d.body).digest('hex');
         return {
           route: d.route, body: d.body, headers: JSON.stringify(deadLetterHeaders(d, error)), errorClass: error.errorClass, errorCode: error.code, reason: error.message,
-          // A redelivery (crash before the PUBACK) is the same row; a replay (which carries the
-          // x-attempts of its dead letter) that fails again is a new one.
-          key: createHash('sha256').update(d.route).update('\u0000').update(d.headers['x-attempts'] ?? '0').update('\u0000').update(d.body).digest('hex'),
+          content, redelivered: held[index]!.dup,
         };
       });
-      await this.#pool.query(
-        `INSERT INTO ingestd_dead_letters (source, route, body, headers, error_class, error_code, reason, dedupe_key)
-         SELECT 'mqtt', * FROM unnest($1::text[], $2::bytea[], $3::jsonb[], $4::text[], $5::text[], $6::text[], $7::text[]) ON CONFLICT (dedupe_key) DO NOTHING`,
-        [rows.map((r) => r.route), rows.map((r) => r.body), rows.map((r) => r.headers), rows.map((r) => r.errorClass), rows.map((r) => r.errorCode), rows.map((r) => r.reason), rows.map((r) => r.key)],
-      );
+      // A first delivery is always a new dead letter, even with the same bytes as another message.
+      // A redelivery (DUP: the worker stopped before its PUBACK) is skipped when its bytes are
+      // already stored, so a crash between this insert and the PUBACK leaves one row.
+      for (const redelivered of [false, true]) {
+        const part = rows.filter((r) => r.redelivered === redelivered);
+        if (part.length === 0) continue;
+        await this.#pool.query(
+          `INSERT INTO ingestd_dead_letters (source, route, body, headers, error_class, error_code, reason, content_key, dedupe_key)
+           SELECT 'mqtt', r.*, r.content_key || ':' || gen_random_uuid()
+             FROM unnest($1::text[], $2::bytea[], $3::jsonb[], $4::text[], $5::text[], $6::text[], $7::text[])
+                  AS r(route, body, headers, error_class, error_code, reason, content_key)
+            WHERE NOT $8::boolean OR NOT EXISTS (SELECT 1 FROM ingestd_dead_letters x WHERE x.content_key = r.content_key)`,
+          [part.map((r) => r.route), part.map((r) => r.body), part.map((r) => r.headers), part.map((r) => r.errorClass), part.map((r) => r.errorCode), part.map((r) => r.reason), part.map((r) => r.content), redelivered],
+        );
+      }
     }
     const send = this.#send!;
     for (const h of held) {

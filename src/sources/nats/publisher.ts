@@ -17,7 +17,7 @@ export class NatsPublisher implements Publisher {
   #js: JetStreamClient | undefined;
 
   constructor(settings: NatsSettings, log: Logger) {
-    this.#conn = new NatsConnectionHolder(settings.servers, `${settings.durable}-publisher`, log);
+    this.#conn = new NatsConnectionHolder(settings, `${settings.durable}-publisher`, log);
   }
 
   async start(): Promise<void> {

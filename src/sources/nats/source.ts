@@ -55,7 +55,7 @@ export class NatsSource implements Source {
     this.#log = options.log;
     this.#maxBatch = options.maxBatch;
     this.name = `nats:${this.#s.stream}`;
-    this.#conn = new NatsConnectionHolder(this.#s.servers, `${this.#s.durable}-consumer`, this.#log);
+    this.#conn = new NatsConnectionHolder(this.#s, `${this.#s.durable}-consumer`, this.#log);
   }
 
   async start(): Promise<void> {
@@ -169,7 +169,8 @@ export class NatsSource implements Source {
     held.forEach(({ msg }, i) => {
       if (unsettled.has(i)) return;
       // Acks are fire-and-forget: one lost while the server restarts means a redelivery, which the database dedupes.
-      if (dead.has(i)) msg.term('dead-lettered');
+      // No reason text: servers before 2.10 ignore `+TERM <reason>` and redeliver forever.
+      if (dead.has(i)) msg.term();
       else msg.ack();
     });
   }
