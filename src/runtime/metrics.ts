@@ -99,6 +99,12 @@ export function createMetrics() {
       registers: [registry],
     }),
     lag: new Gauge({ name: 'stream_lag_seconds', help: 'Seconds from the worker receiving the newest message of the last batch to its settle', labelNames: ds, registers: [registry] }),
+    inFlight: new Gauge({
+      name: 'stream_messages_in_flight',
+      help: 'Messages taken from the source and not yet settled; bounded, because the source is asked for no more batches while its limit is reached',
+      labelNames: ds,
+      registers: [registry],
+    }),
     paused: new Gauge({ name: 'stream_paused', help: '1 while consumption is paused (transient failure, retrying)', labelNames: ds, registers: [registry] }),
     kafkaLag: new Gauge({
       name: 'kafka_consumer_lag_messages',

@@ -100,8 +100,14 @@ export class Pipeline {
     const limit = Math.max(1, this.#o.source.concurrency ?? 1);
     const inFlight = new Set<Promise<void>>();
     try {
+      const labels = this.#labels();
       for await (const batch of this.#o.source.batches(signal)) {
-        const p: Promise<void> = this.process(batch, signal).finally(() => inFlight.delete(p));
+        const n = batch.deliveries.length;
+        this.#o.metrics.inFlight.inc(labels, n);
+        const p: Promise<void> = this.process(batch, signal).finally(() => {
+          inFlight.delete(p);
+          this.#o.metrics.inFlight.dec(labels, n);
+        });
         inFlight.add(p);
         if (inFlight.size >= limit) await Promise.race(inFlight);
       }

@@ -87,6 +87,14 @@ describe('grid-telemetry generator', () => {
     assert.ok([...seenCodes].filter((c) => c.startsWith('schema-invalid')).length >= 5, [...seenCodes].join(', '));
   });
 
+  it('gives every message its own id, an invalid copy included', () => {
+    const ids = new Set<string>();
+    for (const m of take(BASE, 20_000)) {
+      assert.ok(!ids.has(m.id), `duplicate ${m.id} (${m.kind})`);
+      ids.add(m.id);
+    }
+  });
+
   it('gives every meter exactly one reading per interval, each delivered once', () => {
     const seen = new Map<string, number[]>();
     const ids = new Set<string>();

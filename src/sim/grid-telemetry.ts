@@ -213,10 +213,13 @@ export const createGridTelemetryGenerator = (options: GridTelemetryOptions): Gri
     return { meter, t: startTime + Math.floor(seq / meterCount) * intervalMs };
   };
 
+  let invalidCount = 0;
   /** A garbled copy of the next reading; the reading itself still follows. */
   const invalid = (): GridMessage => {
     const { meter, t } = slot();
-    const id = `${meter.id}@${t}`;
+    // Not the reading's id: it must not collide with the reading that follows (a broker that
+    // dedupes on message ids, as JetStream does, would drop that reading).
+    const id = `${meter.id}@${t}#invalid${invalidCount++}`;
     const whole = `${meter.head}${timestampJson(t)}${tail(normalPower(meter, t))}`;
     if (rnd.chance(UNDECODABLE_SHARE)) {
       const body = rnd.chance(0.5)

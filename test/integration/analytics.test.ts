@@ -292,9 +292,11 @@ describe('analytics end to end against real Kafka, RabbitMQ and PostgreSQL', () 
     const invalid = sent.filter((m) => m.kind === 'invalid').length;
     await eventually(async () => (await stored()) === sent.length - invalid, 90_000, 'every record stored once');
     const letters = await queryRows<{ route: string; error_class: string; headers: Record<string, string> }>(db.url, 'SELECT route, error_class, headers FROM ingestd_dead_letters');
-    // Identical invalid payloads on one topic are one row (the dead letters are keyed by topic and bytes).
+    // One row per invalid message, identical payloads included. The one exception: a redelivery
+    // (DUP) whose first delivery died unrecorded is skipped when an identical payload has a row.
     const distinctInvalid = new Set(sent.filter((m) => m.kind === 'invalid').map((m) => `${m.topic}\u0000${m.body.toString()}`)).size;
-    assert.equal(letters.length, distinctInvalid);
+    assert.ok(distinctInvalid < invalid, 'the traffic holds identical invalid payloads');
+    assert.ok(letters.length <= invalid && letters.length >= distinctInvalid, `${letters.length} dead letters for ${invalid} invalid messages (${distinctInvalid} distinct)`);
     assert.ok(letters.every((l) => l.error_class === 'structural' && l.headers['x-original-source'] === l.route && l.route.startsWith(prefix)));
     assert.deepEqual(await analyticsAggMismatches(db.url, WINDOWS), []);
     assert.deepEqual(await analyticsRollupMismatches(db.url, WINDOWS), []);

@@ -3,10 +3,11 @@ import { OptionError } from '../options.ts';
 import { amqpTransport } from './amqp.ts';
 import type { BrokerKind, LoadDomain } from './generators.ts';
 import { kafkaTransport } from './kafka.ts';
+import { mqttTransport } from './mqtt.ts';
 import { natsTransport } from './nats.ts';
 import type { Transport } from './transport.ts';
 
-export const TRANSPORTS: readonly Transport[] = [amqpTransport, kafkaTransport, natsTransport];
+export const TRANSPORTS: readonly Transport[] = [amqpTransport, kafkaTransport, natsTransport, mqttTransport];
 
 const byKind = (kind: BrokerKind): Transport => TRANSPORTS.find((t) => t.kind === kind)!;
 

@@ -51,7 +51,12 @@ describe('transportFor', () => {
   });
 
   it('rejects other schemes and non-URLs without echoing credentials', () => {
-    throwsOption(() => transportFor('mqtt://127.0.0.1:1883', loadDomain('energy-meter'), {}), '--broker', /unsupported scheme "mqtt:".*amqp:, amqps:, kafka:, nats:/);
+    throwsOption(() => transportFor('redis://127.0.0.1:6379', loadDomain('energy-meter'), {}), '--broker', /unsupported scheme "redis:".*amqp:, amqps:, kafka:, nats:, mqtt:/);
+    const mqtt = transportFor('mqtt://127.0.0.1:1883', loadDomain('energy-meter'), {});
+    throwsOption(() => mqtt.transport.prepare(mqtt.url, loadDomain('energy-meter'), {}, {}), '--broker', /energy-meter cannot be sent to MQTT/);
+    const grid = transportFor('mqtt://127.0.0.1:1883', loadDomain('grid-telemetry'), {});
+    assert.deepEqual(grid.transport.prepare(grid.url, loadDomain('grid-telemetry'), {}, {}).destination, { topic: 'raw_readings' });
+    throwsOption(() => grid.transport.prepare(grid.url, loadDomain('grid-telemetry'), { topic: 'a/+' }, {}), '--topic', /is a filter/);
     const { transport, url } = transportFor('nats://127.0.0.1:4222', loadDomain('energy-meter'), {});
     throwsOption(() => transport.prepare(url, loadDomain('energy-meter'), {}, {}), '--broker', /energy-meter cannot be sent to NATS/);
     assert.deepEqual(transportFor(undefined, loadDomain('chat-events'), {}).url, 'nats://127.0.0.1:4222');
@@ -83,6 +88,7 @@ describe('loadOptionsFromCli', () => {
     throwsOption(() => cli({ broker: 'kafka://127.0.0.1:9092', routingKey: 'x' }), '--routing-key', /AMQP brokers only/);
     throwsOption(() => cli({ broker: 'kafka://127.0.0.1:9092', topic: 'a b' }), '--topic', /not a valid Kafka topic/);
     throwsOption(() => cli({ domain: 'smart-gird' }), '--domain', /unknown value "smart-gird"/);
-    throwsOption(() => cli({ broker: 'mqtt://127.0.0.1' }), '--broker', /unsupported scheme/);
+    throwsOption(() => cli({ broker: 'redis://127.0.0.1' }), '--broker', /unsupported scheme/);
+    throwsOption(() => cli({ broker: 'mqtt://127.0.0.1', partitions: '4', domain: 'grid-telemetry' }), '--partitions', /Kafka brokers only/);
   });
 });

@@ -12,6 +12,7 @@ import { DEFAULT_PARTITIONS } from './kafka.ts';
 import { DEFAULT_COUNT, defaultStartTime, generatorOptions, MAX_CONCURRENCY, runLoad } from './run.ts';
 import type { LoadOptions } from './run.ts';
 import { formatMs, formatSummary } from './summary.ts';
+import { redactText } from '../../runtime/redact.ts';
 
 export interface RawOptions {
   broker?: string; domain: string; exchange?: string; routingKey?: string; topic?: string; partitions?: string; rate: string;
@@ -71,10 +72,10 @@ const domains = LOAD_DOMAINS.map((d) => d.name).join(', ');
 export const registerLoad = (program: Command): Command =>
   program
     .command('load')
-    .description('publish generated traffic for a domain to a broker (RabbitMQ or Kafka), with broker confirms, and report what was confirmed')
+    .description('publish generated traffic for a domain to a broker (RabbitMQ, Kafka, NATS JetStream or MQTT), with broker confirms, and report what was confirmed')
     .option(
       '--broker <url>',
-      `amqp[s]://… or kafka://host:port[,host:port] (default: energy-meter → $RABBITMQ_URL or ${DEFAULT_AMQP_URL}; ` +
+      `amqp[s]://…, kafka://host:port[,host:port], nats://… or mqtt[s]://… (default: energy-meter → $RABBITMQ_URL or ${DEFAULT_AMQP_URL}; ` +
         'grid-telemetry → kafka:// on $KAFKA_BROKERS or 127.0.0.1:9092)',
     )
     .option('--domain <name>', `domain whose messages to generate (${domains})`, 'energy-meter')
@@ -103,7 +104,7 @@ export const registerLoad = (program: Command): Command =>
       'energy-meter: received_at step between messages (default: 1/rate, or 1ms when --rate is 0); ' +
         'grid-telemetry: event time between two readings of one meter (default: 1s)',
     )
-    .option('--ids-file <path>', 'write the id of every message sent, one per line (energy-meter: request_id; grid-telemetry: meter@epoch-ms)')
+    .option('--ids-file <path>', 'write the id of every message sent, one per line (energy-meter: request_id; grid-telemetry: meter@epoch-ms, with #invalidN on a garbled copy)')
     .option('--metrics-port <port>', 'serve Prometheus metrics on this port while running')
     .option('--subjects <list>', 'chat-events: base subjects to draw from, e.g. v1.chats.upsert,v1.history.messages (default: all)')
     .option('--company-ids <list>', 'chat-events: companies, comma-separated (default: CompanyAAA01,CompanyBBB02)')
@@ -130,7 +131,7 @@ const runCli = async (raw: RawOptions): Promise<number> => {
     broker = prepared.broker;
     destination = transport.kind === 'kafka' ? ` topic ${prepared.destination['topic']}` : '';
   } catch (err) {
-    process.stderr.write(`ingestd load: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.stderr.write(`ingestd load: ${redactText(err instanceof Error ? err.message : String(err))}\n`);
     return err instanceof OptionError ? 2 : 1;
   }
   options = { ...options, seed: options.seed ?? randomSeed() };
@@ -152,7 +153,7 @@ const runCli = async (raw: RawOptions): Promise<number> => {
     process.stdout.write(formatSummary(summary));
     return summary.ok ? 0 : 1;
   } catch (err) {
-    process.stderr.write(`ingestd load: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.stderr.write(`ingestd load: ${redactText(err instanceof Error ? err.message : String(err))}\n`);
     return err instanceof OptionError ? 2 : 1;
   } finally {
     process.off('SIGINT', onSignal);

@@ -120,7 +120,7 @@ describe('createLoadGenerator: grid-telemetry', () => {
     const kinds = new Set<string>();
     for (const m of messages) {
       kinds.add(m.kind);
-      assert.match(m.id, /^M-\d{4}@\d+$/);
+      assert.match(m.id, m.kind === 'undecodable' || m.kind === 'schema-invalid' ? /^M-\d{4}@\d+#invalid\d+$/ : /^M-\d{4}@\d+$/);
       assert.equal(m.id.split('@')[0], m.key);
       if (m.kind === 'undecodable' || m.kind === 'schema-invalid') continue;
       const body = JSON.parse(m.body.toString('utf8')) as { meter_id: string };

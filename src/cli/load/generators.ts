@@ -47,7 +47,7 @@ export interface GeneratorOptions {
   readonly historyCount?: number;
 }
 
-export type BrokerKind = 'amqp' | 'kafka' | 'nats';
+export type BrokerKind = 'amqp' | 'kafka' | 'nats' | 'mqtt';
 
 export interface LoadDomain {
   readonly name: string;
@@ -63,6 +63,7 @@ export interface LoadDomain {
     readonly amqp?: { readonly routingKey: string | null };
     readonly kafka?: { readonly topic: string };
     readonly nats?: { readonly subject: string };
+    readonly mqtt?: { readonly topic: string };
   };
   /** Every route its messages may carry (topics to create, subjects a stream must capture); absent = the one destination. */
   readonly messageRoutes?: ReadonlyArray<string>;
@@ -77,7 +78,7 @@ const analytics: LoadDomain = {
   kinds: ['valid', 'out-of-spec', 'drift', 'invalid'],
   defaultBroker: 'kafka',
   // Each message goes to its sub-domain's topic (or routing key, subject).
-  routes: { amqp: { routingKey: 'sensors.device.readings' }, kafka: { topic: 'sensors.device.readings' }, nats: { subject: 'sensors.device.readings' } },
+  routes: { amqp: { routingKey: 'sensors.device.readings' }, kafka: { topic: 'sensors.device.readings' }, nats: { subject: 'sensors.device.readings' }, mqtt: { topic: 'sensors.device.readings' } },
   messageRoutes: ANALYTICS_TOPICS,
   check(o) {
     if (o.outOfOrderRate > 0 || o.lateRate > 0) throw new OptionError('--late-rate', 'applies to grid-telemetry only');
@@ -157,7 +158,7 @@ const gridTelemetry: LoadDomain = {
   name: 'grid-telemetry',
   kinds: GRID_MESSAGE_KINDS,
   defaultBroker: 'kafka',
-  routes: { amqp: { routingKey: 'raw_readings' }, kafka: { topic: 'raw_readings' } },
+  routes: { amqp: { routingKey: 'raw_readings' }, kafka: { topic: 'raw_readings' }, nats: { subject: 'raw_readings' }, mqtt: { topic: 'raw_readings' } },
   check(o) {
     const intervalMs = o.intervalMs ?? 1000;
     if (!Number.isSafeInteger(intervalMs) || intervalMs < 1) {
@@ -183,7 +184,7 @@ const smartGrid: LoadDomain = {
   name: 'smart-grid',
   kinds: ['valid', 'fault', 'offline', 'invalid'],
   defaultBroker: 'kafka',
-  routes: { amqp: { routingKey: 'smart-grid-transactions' }, kafka: { topic: 'smart-grid-transactions' }, nats: { subject: 'smart-grid-transactions' } },
+  routes: { amqp: { routingKey: 'smart-grid-transactions' }, kafka: { topic: 'smart-grid-transactions' }, nats: { subject: 'smart-grid-transactions' }, mqtt: { topic: 'smart-grid-transactions' } },
   check(o) {
     if (o.outOfOrderRate > 0 || o.lateRate > 0) throw new OptionError('--late-rate', 'applies to grid-telemetry only');
   },

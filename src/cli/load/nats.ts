@@ -3,40 +3,14 @@
  * confirm); at most --batch-size are in flight per sender. With --declare (default) the
  * stream (NATS_STREAM, MESSAGE_EVENTS) is created or extended to capture the subjects.
  */
-import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { ensureStream } from '../../sources/nats/source.ts';
 import { OptionError, parseUrl } from '../options.ts';
 import type { LoadMessage } from './generators.ts';
-import type { Connection, OpenOptions, PreparedTransport, Sender, SendEvents, Transport } from './transport.ts';
+import { awaitedSender, type Connection, type OpenOptions, type PreparedTransport, type Transport } from './transport.ts';
 
 const SCHEMES = ['nats:'];
-
-const jetStreamSender = (js: JetStreamClient, subject: string, perMessage: boolean, batchSize: number, events: SendEvents): Sender & { close(): void } => {
-  const inFlight = new Set<Promise<void>>();
-  let closed = false;
-  return {
-    publish(m: LoadMessage) {
-      if (closed) return false;
-      const p: Promise<void> = js.publish(perMessage && m.route !== undefined ? m.route : subject, m.body, m.id === '' ? {} : { msgID: m.id }).then(
-        () => events.confirmed(1),
-        (err: unknown) => {
-          events.failed(1);
-          if (!closed) events.error(err);
-          closed = true;
-        },
-      ).finally(() => inFlight.delete(p));
-      inFlight.add(p);
-      return inFlight.size >= batchSize ? Promise.race(inFlight) : true;
-    },
-    flush: async () => {
-      await Promise.all(inFlight);
-    },
-    close() {
-      closed = true;
-    },
-  };
-};
 
 export const natsTransport: Transport = {
   kind: 'nats',
@@ -69,7 +43,8 @@ export const natsTransport: Transport = {
           throw new Error(`cannot declare stream ${stream}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
         }
         const js = jetstream(nc);
-        const senders = Array.from({ length: concurrency }, () => jetStreamSender(js, subject, perMessage, batchSize, events));
+        const publishOne = (m: LoadMessage) => js.publish(perMessage && m.route !== undefined ? m.route : subject, m.body, m.id === '' ? {} : { msgID: m.id });
+        const senders = Array.from({ length: concurrency }, () => awaitedSender(publishOne, batchSize, events));
         return {
           senders,
           abandon() {

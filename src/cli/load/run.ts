@@ -6,6 +6,7 @@
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import type { WriteStream } from 'node:fs';
+import { redactText } from '../../runtime/redact.ts';
 import { randomSeed } from '../../sim/random.ts';
 import { OptionError } from '../options.ts';
 import { transportFor } from './brokers.ts';
@@ -173,7 +174,7 @@ export const runLoad = async (options: LoadOptions = {}): Promise<LoadSummary> =
     graceTimer = setTimeout(() => connection?.abandon(), STOP_GRACE_MS).unref();
   };
   const fail = (err: unknown): void => {
-    error ??= err instanceof Error ? err.message : String(err);
+    error ??= redactText(err instanceof Error ? err.message : String(err));
     stop();
   };
   const events: SendEvents = {

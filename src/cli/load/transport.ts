@@ -75,3 +75,34 @@ export interface Transport {
   /** Checks the URL and options for the domain, throwing OptionError (exit 2) on bad usage. */
   prepare(url: string, domain: LoadDomain, options: DestinationOptions, env: NodeJS.ProcessEnv): PreparedTransport;
 }
+
+/**
+ * A sender over a client whose publish returns a promise per message (JetStream stream
+ * acknowledgement, MQTT PUBACK): at most `batchSize` unconfirmed at once, the first failure
+ * ends the run.
+ */
+export const awaitedSender = (publishOne: (m: LoadMessage) => Promise<unknown>, batchSize: number, events: SendEvents): Sender & { close(): void } => {
+  const inFlight = new Set<Promise<void>>();
+  let closed = false;
+  return {
+    publish(m: LoadMessage) {
+      if (closed) return false;
+      const p: Promise<void> = publishOne(m).then(
+        () => events.confirmed(1),
+        (err: unknown) => {
+          events.failed(1);
+          if (!closed) events.error(err);
+          closed = true;
+        },
+      ).finally(() => inFlight.delete(p));
+      inFlight.add(p);
+      return inFlight.size >= batchSize ? Promise.race(inFlight) : true;
+    },
+    flush: async () => {
+      await Promise.all(inFlight);
+    },
+    close() {
+      closed = true;
+    },
+  };
+};
