@@ -8,11 +8,12 @@ import { createEnergyMeterGenerator } from '../sim/energy-meter.ts';
 import { createGridTelemetryGenerator } from '../sim/grid-telemetry.ts';
 import { createAnalyticsGenerator, SIM_SPECS } from '../sim/analytics.ts';
 import { createChatGenerator } from '../sim/chat-events.ts';
+import { tenantSchema } from '../domains/chat-events/subjects.ts';
 import { createSmartGridGenerator } from '../sim/smart-grid.ts';
 import { qualified } from '../sinks/postgres/sql-text.ts';
 import { MemoryBroker, MemoryPublisher } from '../sources/memory/broker.ts';
 import { EXIT, loadEnv, loggerFor, onSignals } from './context.ts';
-import { shownUrl, startEmbeddedPostgres } from './embedded-postgres.ts';
+import { embeddedPostgresMissing, shownUrl, startEmbeddedPostgres } from './embedded-postgres.ts';
 import { parsePositiveInt } from './options.ts';
 
 const DEMO_COMPANIES = ['CompanyAAA01', 'CompanyBBB02'];
@@ -40,6 +41,11 @@ export function registerDemo(program: Command): void {
       const meters = parsePositiveInt(opts.meters, '--meters');
       const pgPort = parsePositiveInt(opts.pgPort, '--pg-port');
       const env = loadEnv();
+      const missing = await embeddedPostgresMissing();
+      if (missing !== undefined) {
+        process.stderr.write(`ingestd demo: ${missing}\n`);
+        process.exit(EXIT.failure);
+      }
       process.stdout.write(`ingestd demo: starting embedded PostgreSQL (data in ${resolve(opts.dataDir)}) …\n`);
       const db = await startEmbeddedPostgres(opts.dataDir, pgPort);
       const config = requireConfig({
@@ -73,6 +79,7 @@ export function registerDemo(program: Command): void {
         log,
         metrics: runtime.metrics,
         readiness: runtime.readiness,
+        opsTokens: { metrics: config.ops.metricsToken, health: config.ops.healthToken },
         api: { pool: worker.pool, config, pipelines: () => worker.pipelines },
         status: () => ({
           transport: 'in-process',
@@ -217,8 +224,9 @@ async function summary(pool: import('pg').Pool, schema: string): Promise<string>
     `SELECT (SELECT count(*) FROM ${qualified('analytics_measurement', schema)}) + (SELECT count(*) FROM ${qualified('analytics_event', schema)}) AS records,
             (SELECT count(*) FROM ${qualified('analytics_anomaly', schema)}) AS anomalies`,
   );
+  const perCompany = DEMO_COMPANIES.map((c) => `SELECT count(*) AS n FROM ${qualified('messages', tenantSchema(c))}`).join(' UNION ALL ');
   const { rows: [chat] } = await pool.query<{ messages: string }>(
-    `SELECT coalesce(sum(n), 0) AS messages FROM (${DEMO_COMPANIES.map((c) => `SELECT count(*) AS n FROM ${qualified('messages', `tenant_${c.toLowerCase()}`)}`).join(' UNION ALL ')}) x`,
+    `SELECT coalesce(sum(n), 0) AS messages FROM (${perCompany}) x`,
   ).catch(() => ({ rows: [{ messages: '0' }] }));
   const { rows: [smart] } = await pool.query<{ transactions: string; down: string }>(
     `SELECT (SELECT coalesce(sum(reading_count), 0) FROM smart_grid_consumption_1s) AS transactions,

