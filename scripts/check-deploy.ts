@@ -24,6 +24,7 @@ import { pathToFileURL } from 'node:url';
 import Ajv2019 from 'ajv/dist/2019.js';
 import addFormats from 'ajv-formats';
 import { loadConfig } from '../src/config/index.ts';
+import { knownVariables } from '../src/config/unknown.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const TOOLS: Record<string, string> = {
@@ -99,11 +100,9 @@ function run(cmd: string, args: string[], cwd = ROOT): { status: number; output:
   return { status: r.status ?? 1, output: `${r.stdout ?? ''}${r.stderr ?? ''}`.trim() };
 }
 
-/** Environment variable names each configuration reads: loadConfig sees the env through a recorder. */
+/** The configuration's problems for an environment, and the names it reads (src/config/unknown.ts). */
 function configFor(env: Record<string, string>): { problems: string[]; read: Set<string> } {
-  const read = new Set<string>();
-  const recorder = new Proxy(env, { get: (t, k) => (typeof k === 'string' && read.add(k), t[k as string]) });
-  return { problems: loadConfig(recorder).problems, read };
+  return { problems: loadConfig(env).problems, read: knownVariables(env) };
 }
 /** Names `ingestd load` (and other commands) read besides the configuration. */
 const READ_ELSEWHERE = new Set(

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config/index.ts';
+import { describeUnknown, unknownVariables } from '../config/unknown.ts';
 import { redactUrl } from '../runtime/redact.ts';
 import { EXIT, loadEnv } from './context.ts';
 import { securitySummary } from './security-summary.ts';
@@ -9,8 +10,13 @@ export function registerCheckConfig(program: Command): void {
     .command('check-config')
     .description('validate the configuration and print the resolved pipelines (exit 2 on error)')
     .option('--json', 'print the resolved configuration as JSON (secrets redacted)')
-    .action((opts: { json?: boolean }) => {
-      const { config, problems } = loadConfig(loadEnv());
+    .option('--strict', 'also fail (exit 2) on variables ingestd does not read, e.g. a misspelt KAFKA_BROKER')
+    .action((opts: { json?: boolean; strict?: boolean }) => {
+      const env = loadEnv();
+      const { config, problems } = loadConfig(env);
+      const unknown = unknownVariables(env).map(describeUnknown);
+      if (opts.strict === true) problems.push(...unknown);
+      else for (const u of unknown) process.stderr.write(`ingestd: warning: ${u}\n`);
       if (problems.length > 0) {
         process.stderr.write(`ingestd: invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}\n`);
         process.exit(EXIT.usage);

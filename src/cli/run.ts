@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { createHttpServer } from '../http/server.ts';
 import { createPool } from '../sinks/postgres/pool.ts';
 import { createRuntime, startWorker } from '../runtime/worker.ts';
+import { describeUnknown, unknownVariables } from '../config/unknown.ts';
 import { EXIT, configOrExit, loggerFor, onSignals } from './context.ts';
 
 export function registerRun(program: Command): void {
@@ -29,6 +30,7 @@ export function registerRun(program: Command): void {
       const http = createHttpServer({ ...common, api: { pool: apiPool, config, pipelines: () => worker?.pipelines ?? [] }, serve: separateOps ? 'api' : 'all' });
       const ops = separateOps ? createHttpServer({ ...common, serve: 'ops' }) : undefined;
       if (config.api.tokens.length === 0) log.warn('API_TOKENS is not set: the read API and the dashboard are open to anyone who can reach the port');
+      for (const u of unknownVariables(process.env)) log.warn({ variable: u.name, suggestion: u.suggestion }, describeUnknown(u));
       await http.listen({ port: config.port, host: config.apiHost });
       log.info({ url: `http://${config.apiHost}:${config.port}` }, 'http listening');
       if (ops !== undefined) {
