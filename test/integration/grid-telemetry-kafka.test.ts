@@ -102,15 +102,21 @@ describe('grid-telemetry over a real Kafka broker: exact aggregates and alerts t
     const { db, names, worker } = await setup(18_711);
     const a = worker(0);
     const b = worker(1);
+    const lagSeries = async (): Promise<number> => (await a.http('/metrics')).body.split('\n').filter((l) => l.startsWith('kafka_consumer_lag_messages{')).length;
     a.start();
-    b.start();
     await a.waitReady();
-    await b.waitReady();
     const sent = traffic(22, 40_000);
-    const producing = produce(names.KAFKA_TOPIC!, sent);
-    await eventually(async () => (await storedCount(db.url)) >= 12_000, 90_000, 'both consuming');
-    await b.kill('SIGKILL');
+    const producing = produce(names.KAFKA_TOPIC!, sent.slice(0, 20_000));
+    await eventually(async () => (await lagSeries()) === 4, 60_000, 'worker a reporting the lag of all 4 partitions');
+    b.start();
+    await b.waitReady(60_000);
     await producing;
+    await eventually(async () => (await storedCount(db.url)) >= 12_000, 90_000, 'both consuming');
+    // Half the partitions moved to b: a reports the lag of its own only.
+    await eventually(async () => (await lagSeries()) === 2, 30_000, 'worker a reporting the lag of its 2 partitions');
+    await b.kill('SIGKILL');
+    // The second half lands on b's partitions too: stored only once a has taken them over.
+    await produce(names.KAFKA_TOPIC!, sent.slice(20_000));
     await assertExact(db.url, names, sent);
     assert.equal(await a.kill('SIGTERM'), 0);
   });

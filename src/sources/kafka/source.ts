@@ -47,6 +47,8 @@ export class KafkaSource implements Source {
   readonly #queue: Array<{ batch: DeliveryBatch; release: () => void }> = [];
   readonly #bell = new Doorbell();
   #joined = false;
+  /** Partitions (`topic|partition`) this worker has reported lag for: dropped when no longer assigned. */
+  readonly #lagSeries = new Set<string>();
   /** Fetches return every KAFKA_BATCH_TIMEOUT even when idle: silence means the broker is gone. */
   #lastFetch = 0;
   #lastError = 'not connected yet';
@@ -128,6 +130,15 @@ export class KafkaSource implements Source {
   #onAssigned(assignment: Record<string, number[]>): void {
     this.#joined = true;
     const pairs = Object.entries(assignment).filter(([, partitions]) => partitions.length > 0);
+    // A partition that moved to another member is its lag to report now: a stale series here
+    // would count its lag twice (and hold a lag-driven autoscaler up).
+    const owned = new Set(pairs.flatMap(([topic, partitions]) => partitions.map((p) => `${topic}|${p}`)));
+    for (const key of this.#lagSeries) {
+      if (owned.has(key)) continue;
+      const [topic, partition] = key.split('|') as [string, string];
+      this.#metrics?.kafkaLag.remove({ topic, partition });
+      this.#lagSeries.delete(key);
+    }
     this.#log.info({ assignment }, 'kafka partitions assigned');
     if (pairs.length === 0) return;
     const topicPartitions = pairs.map(([topic, partitions]) => ({ topic, partitions }));
@@ -182,6 +193,7 @@ export class KafkaSource implements Source {
         this.#log.debug({ err: errorMessage(err) }, 'group offset commit failed (the database checkpoint stands)'),
       );
       this.#metrics?.kafkaLag.set({ topic, partition: String(partition) }, Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(next))));
+      this.#lagSeries.add(`${topic}|${partition}`);
       await heartbeat().catch(() => undefined); // throws when a rebalance started: handled by kafkajs
     }
   }
