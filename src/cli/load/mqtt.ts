@@ -5,6 +5,7 @@
  */
 import mqtt, { type MqttClient } from 'mqtt';
 import { redactText, redactUrl } from '../../runtime/redact.ts';
+import { mqttConnection } from '../../sources/mqtt/connection.ts';
 import { OptionError, parseUrl } from '../options.ts';
 import { awaitedSender, type Connection, type OpenOptions, type PreparedTransport, type Transport } from './transport.ts';
 
@@ -27,6 +28,8 @@ export const mqttTransport: Transport = {
       broker: redactUrl(url),
       destination: perMessage ? { topics: domain.messageRoutes!.join(', ') } : { topic },
       async open({ concurrency, batchSize, events }: OpenOptions): Promise<Connection> {
+        // As the worker connects: credentials as options (a password may hold a colon).
+        const connection = mqttConnection({ url, tls: undefined });
         const clients: MqttClient[] = [];
         const close = async (): Promise<void> => {
           await Promise.all(clients.map((c) => c.endAsync().catch(() => undefined)));
@@ -34,7 +37,7 @@ export const mqttTransport: Transport = {
         try {
           for (let i = 0; i < concurrency; i++) {
             // No reconnect: a lost connection ends the run with the count confirmed so far.
-            const client = await mqtt.connectAsync(url, { clean: true, protocolVersion: 5, reconnectPeriod: 0, connectTimeout: 10_000 });
+            const client = await mqtt.connectAsync(connection.url, { ...connection.options, clean: true, protocolVersion: 5, reconnectPeriod: 0, connectTimeout: 10_000 });
             client.on('error', (err) => events.error(err));
             client.on('close', () => events.error(new Error('connection closed by the broker')));
             clients.push(client);

@@ -5,6 +5,10 @@
  */
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { EnvReader } from '../../config/env.ts';
+import { parseNatsServers } from '../../config/tls.ts';
+import { redactText, redactUrl } from '../../runtime/redact.ts';
+import { natsConnectOptions } from '../../sources/nats/connection.ts';
 import { ensureStream } from '../../sources/nats/source.ts';
 import { OptionError, parseUrl } from '../options.ts';
 import type { LoadMessage } from './generators.ts';
@@ -26,15 +30,20 @@ export const natsTransport: Transport = {
     const subject = options.topic ?? route.subject;
     const stream = env['NATS_STREAM'] ?? 'MESSAGE_EVENTS';
     const declare = options.declare ?? true;
+    // As the worker reads NATS_URL: the client ignores credentials inside server URLs.
+    const r = new EnvReader({});
+    const { servers, auth } = parseNatsServers(r, url);
+    if (r.problems.length > 0) throw new OptionError('--broker', r.problems[0]!.replace(/^NATS_URL: /, ''));
+    const shown = redactUrl(url);
     return {
-      broker: url,
+      broker: shown,
       destination: { stream, [perMessage ? 'subjects' : 'subject']: perMessage ? domain.messageRoutes!.join(', ') : subject },
       async open({ concurrency, batchSize, events }: OpenOptions): Promise<Connection> {
         let nc: NatsConnection;
         try {
-          nc = await connect({ servers: url.split(','), name: 'ingestd-load' });
+          nc = await connect({ ...natsConnectOptions({ servers, auth, tls: undefined }), name: 'ingestd-load' });
         } catch (err) {
-          throw new Error(`cannot connect to ${url}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+          throw new Error(`cannot connect to ${shown}: ${redactText(err instanceof Error ? err.message : String(err))}`, { cause: err });
         }
         try {
           if (declare) await ensureStream(await jetstreamManager(nc), stream, perMessage ? domain.messageRoutes! : [subject]);
