@@ -1,4 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import type { FastifyReply } from 'fastify';
 
 /** What a request may read: every tenant (`*`), or one. */
 export type Scope = { readonly all: true } | { readonly all: false; readonly tenant: string };
@@ -47,6 +48,10 @@ export function bearerCheck(token: string | undefined): (header: string | undefi
     return m !== null && timingSafeEqual(expected, digest(m[1]!));
   };
 }
+
+/** The 401 answer of every guarded endpoint, naming the variable that holds its tokens. */
+export const unauthorized = (reply: FastifyReply, variable: string): FastifyReply =>
+  reply.code(401).header('www-authenticate', 'Bearer realm="ingestd"').send({ error: `a valid bearer token is required (Authorization: Bearer <token>; see ${variable})` });
 
 /** Parses API_TOKENS; problems name the entry by position, never the token. */
 export function parseApiTokens(raw: string | undefined): { entries: Array<{ tenant: string; token: string }>; problems: string[] } {

@@ -4,7 +4,7 @@ import type { Readiness } from '../runtime/health.ts';
 import type { Logger } from '../runtime/logger.ts';
 import type { Metrics } from '../runtime/metrics.ts';
 import { registerReadApi } from './api/index.ts';
-import { bearerCheck } from './auth.ts';
+import { bearerCheck, unauthorized } from './auth.ts';
 import type { ApiContext } from './api/context.ts';
 import { PipelineStatus } from './api/pipeline.ts';
 import { registerDashboard } from './dashboard.ts';
@@ -46,7 +46,7 @@ export function createHttpServer(o: HttpOptions) {
     app.addHook('onClose', async () => pipeline.close());
     app.get('/v1/pipeline', async (req, reply) => {
       if (scopes.scopeOf(req.headers.authorization) === null) {
-        return reply.code(401).header('www-authenticate', 'Bearer realm="ingestd"').send({ error: 'a valid bearer token is required (Authorization: Bearer <token>; see API_TOKENS)' });
+        return unauthorized(reply, 'API_TOKENS');
       }
       return pipeline.snapshot();
     });
@@ -65,7 +65,7 @@ function registerOps(app: FastifyInstance, o: HttpOptions): void {
     return {
       onRequest: async (req: FastifyRequest, reply: FastifyReply) => {
         if (ok(req.headers.authorization)) return;
-        return reply.code(401).header('www-authenticate', 'Bearer realm="ingestd"').send({ error: `a valid bearer token is required (Authorization: Bearer <token>; see ${variable})` });
+        return unauthorized(reply, variable);
       },
     };
   };

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { TokenScopes, type Scope } from '../auth.ts';
+import { TokenScopes, unauthorized, type Scope } from '../auth.ts';
 import { BadRequest, type Query } from '../params.ts';
 import { aggregates } from './aggregates.ts';
 import { alerts } from './alerts.ts';
@@ -28,7 +28,7 @@ export function registerReadApi(app: FastifyInstance, ctx: ApiContext): TokenSco
   const scopeOf = (req: FastifyRequest, reply: FastifyReply): Scope | null => {
     const scope = scopes.scopeOf(req.headers.authorization);
     if (scope === null) {
-      void reply.code(401).header('www-authenticate', 'Bearer realm="ingestd"').send({ error: 'a valid bearer token is required (Authorization: Bearer <token>; see API_TOKENS)' });
+      void unauthorized(reply, 'API_TOKENS');
     }
     return scope;
   };
