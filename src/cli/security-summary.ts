@@ -1,4 +1,4 @@
-import type { Config } from '../config/index.ts';
+import { isTlsMqttUrl, type Config } from '../config/index.ts';
 import type { TlsFiles } from '../config/tls.ts';
 import { redactUrl } from '../runtime/redact.ts';
 
@@ -27,7 +27,7 @@ export function securitySummary(config: Config) {
     const auth = config.nats.auth === undefined ? '' : 'token' in config.nats.auth ? '; token auth' : `; user ${config.nats.auth.user}`;
     tls['nats'] = `${config.nats.tls === undefined ? 'TLS if the server offers it' : tlsNote(true, config.nats.tls)}${auth}`;
   }
-  if (kinds.has('mqtt')) tls['mqtt'] = tlsNote(/^(mqtts|ssl|wss):/.test(config.mqtt.url), config.mqtt.tls);
+  if (kinds.has('mqtt')) tls['mqtt'] = tlsNote(isTlsMqttUrl(config.mqtt.url), config.mqtt.tls);
   const open = (token: string | undefined, variable: string): string => (token === undefined ? 'open' : `bearer token (${variable})`);
   return {
     access: {

@@ -72,6 +72,9 @@ export interface NatsSettings {
   readonly maxAckPending: number;
 }
 
+/** An MQTT URL whose connection is TLS. */
+export const isTlsMqttUrl = (url: string): boolean => /^(mqtts|ssl|wss):/.test(url);
+
 export interface MqttSettings {
   readonly url: string;
   /** Client id of the persistent session (one per deployment: instances must not share it). */
@@ -82,7 +85,7 @@ export interface MqttSettings {
   readonly receiveMaximum: number;
   readonly sessionExpirySeconds: number;
   /** MQTT_TLS_*: CA and client certificate of an mqtts:// or wss:// connection. */
-  readonly tls?: TlsFiles | undefined;
+  readonly tls: TlsFiles | undefined;
   /** MQTT_SHARE_GROUP: subscribe as `$share/<group>/<filter>` so several instances (each its own client id) share the messages. */
   readonly shareGroup: string | undefined;
 }
@@ -248,7 +251,7 @@ export function loadConfig(env: Env): { config: Config; problems: string[] } {
   };
   if (mqtt.shareGroup !== undefined && !/^[^/+#\s]+$/.test(mqtt.shareGroup)) r.problem(`MQTT_SHARE_GROUP: a shared subscription group name without /, +, # or spaces, got "${mqtt.shareGroup}"`);
 
-  if (mqtt.tls !== undefined && !/^(mqtts|ssl|wss):/.test(mqtt.url)) r.problem('MQTT_TLS_*: set, but MQTT_URL is not a TLS URL; use mqtts:// (port 8883) or wss://');
+  if (mqtt.tls !== undefined && !isTlsMqttUrl(mqtt.url)) r.problem('MQTT_TLS_*: set, but MQTT_URL is not a TLS URL; use mqtts:// (port 8883) or wss://');
 
   const port = r.int(['PORT', 'ANALYTICS_WORKER_PORT'], 8080, 0, 65535);
   const apiHost = r.string('API_HOST', '0.0.0.0');

@@ -57,6 +57,6 @@ describe('client options from the configuration', () => {
     const tls = mqttConnection(config({ MQTT_URL: 'mqtts://broker:8883', MQTT_TLS_CA: pem.ca, MQTT_TLS_CERT: pem.cert, MQTT_TLS_KEY: pem.key }).mqtt);
     assert.equal(tls.url, 'mqtts://broker:8883');
     assert.deepEqual([text(tls.options.ca), text(tls.options.cert), text(tls.options.key)], ['ca bytes', 'cert bytes', 'key bytes']);
-    assert.deepEqual(mqttConnection({ url: 'wss://broker/mqtt' }), { url: 'wss://broker/mqtt', options: {} });
+    assert.deepEqual(mqttConnection({ url: 'wss://broker/mqtt', tls: undefined }), { url: 'wss://broker/mqtt', options: {} });
   });
 });

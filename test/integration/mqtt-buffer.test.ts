@@ -23,7 +23,7 @@ test('MQTT source: a queued backlog never fills the buffer past MQTT_RECEIVE_MAX
 
   const pool = new pg.Pool({ connectionString: 'postgres://127.0.0.1:1/unused', max: 1 }); // no dead letters here: never used
   const source = new MqttSource({
-    settings: { url: MQTT_URL, clientId, topics: [topic], receiveMaximum, sessionExpirySeconds: 300, shareGroup: undefined },
+    settings: { url: MQTT_URL, clientId, topics: [topic], receiveMaximum, sessionExpirySeconds: 300, tls: undefined, shareGroup: undefined },
     topics: [topic], log: createLogger({ service: 'test', level: 'silent' }), pool, maxBatch: 1000,
   });
   const abort = new AbortController();
