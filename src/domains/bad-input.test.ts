@@ -291,25 +291,30 @@ for (const { name } of DOMAINS) {
     });
 
     test('extreme numbers are data, data-level invalid with a reason, or structural; never NaN or Infinity in a record', () => {
-      const numeric = cases.filter((c) => c.numbers.length > 0);
-      if (numeric.length === 0) return;
-      for (const c of numeric) for (const path of c.numbers) for (const raw of EXTREME_NUMBERS) checkNumber(name, c, path, raw);
-      fc.assert(
-        fc.property(fc.constantFrom(...numeric), fc.nat(), numberTextArb, (c, pick, raw) => checkNumber(name, c, c.numbers[pick % c.numbers.length]!, raw)),
-        { numRuns: 200 },
-      );
+      atEveryPath(cases, (c) => c.numbers, EXTREME_NUMBERS, numberTextArb, (c, path, raw) => checkNumber(name, c, path, raw));
     });
 
     test('every timestamp shape gives a storable instant or a reason', () => {
-      const timed = cases.filter((c) => c.timestamps.length > 0);
-      if (timed.length === 0) return;
-      for (const c of timed) for (const path of c.timestamps) for (const raw of TIMESTAMP_SHAPES) checkTimestamp(name, c, path, raw);
-      fc.assert(
-        fc.property(fc.constantFrom(...timed), fc.nat(), timestampTextArb, (c, pick, raw) => checkTimestamp(name, c, c.timestamps[pick % c.timestamps.length]!, raw)),
-        { numRuns: 200 },
-      );
+      atEveryPath(cases, (c) => c.timestamps, TIMESTAMP_SHAPES, timestampTextArb, (c, path, raw) => checkTimestamp(name, c, path, raw));
     });
   });
+}
+
+/** `check` with every fixed raw value at every path `pathsOf` gives, then with random ones at random paths. */
+function atEveryPath(
+  cases: ReadonlyArray<DomainCase>,
+  pathsOf: (c: DomainCase) => ReadonlyArray<Path>,
+  fixed: ReadonlyArray<string>,
+  arb: fc.Arbitrary<string>,
+  check: (c: DomainCase, path: Path, raw: string) => void,
+): void {
+  const withPaths = cases.filter((c) => pathsOf(c).length > 0);
+  if (withPaths.length === 0) return;
+  for (const c of withPaths) for (const path of pathsOf(c)) for (const raw of fixed) check(c, path, raw);
+  fc.assert(
+    fc.property(fc.constantFrom(...withPaths), fc.nat(), arb, (c, pick, raw) => check(c, pathsOf(c)[pick % pathsOf(c).length]!, raw)),
+    { numRuns: 200 },
+  );
 }
 
 /** Energy-meter: a reading stored without a value says why. */

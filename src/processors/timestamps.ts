@@ -123,6 +123,9 @@ export const formatSeconds = (ms: number): string => String(Math.round(ms) / 100
 export const MIN_TIMESTAMP_MS = -62_135_596_800_000;
 export const MAX_TIMESTAMP_MS = 253_399_622_399_999;
 
+/** MIN/MAX_TIMESTAMP_MS as reasons state them. */
+export const STORABLE_RANGE = 'between 0001-01-01 and 9999-11-30';
+
 /** The instant when it is within MIN/MAX_TIMESTAMP_MS, else null. */
 export const storableInstant = (t: number | null): number | null =>
   t !== null && t >= MIN_TIMESTAMP_MS && t <= MAX_TIMESTAMP_MS ? t : null;

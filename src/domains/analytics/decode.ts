@@ -6,7 +6,7 @@
  * that is not a real instant.
  */
 import { uuidV5 } from '../../lib/ids.ts';
-import { parseInstant } from '../../processors/timestamps.ts';
+import { parseInstant, STORABLE_RANGE } from '../../processors/timestamps.ts';
 import { structural } from '../../runtime/errors.ts';
 import { parseJsonBody } from '../../runtime/json-body.ts';
 import { compileSchema } from '../../runtime/schema.ts';
@@ -38,7 +38,7 @@ export function createAnalyticsDecoder(subDomains: ReadonlyArray<SubDomain>, top
       const raw = (doc as { time: string | number }).time;
       const time = parseInstant(raw);
       if (time === null) {
-        throw structural('INGESTD_ERR_SCHEMA', `${sub.name}: /time: must be an RFC 3339 date-time or integer epoch milliseconds between 0001-01-01 and 9999-11-30, got ${JSON.stringify(raw)}`);
+        throw structural('INGESTD_ERR_SCHEMA', `${sub.name}: /time: must be an RFC 3339 date-time or integer epoch milliseconds ${STORABLE_RANGE}, got ${JSON.stringify(raw)}`);
       }
       const records = sub.map(doc, time).map((record) => ({ id: uuidV5(`analytics:${recordKey(sub.name, record)}`), record }));
       return { messageId: records.map((r) => r.id).join('+'), value: { subDomain: sub.name, records } };

@@ -6,7 +6,7 @@
  * 'message_id'`), a timestamp that is not RFC 3339. History items are checked one by one:
  * an invalid item is skipped and counted, the rest applies.
  */
-import { parseRfc3339, storableInstant } from '../../processors/timestamps.ts';
+import { parseRfc3339, storableInstant, STORABLE_RANGE } from '../../processors/timestamps.ts';
 import { structural } from '../../runtime/errors.ts';
 import { parseJsonBody } from '../../runtime/json-body.ts';
 import { compileSchema } from '../../runtime/schema.ts';
@@ -70,7 +70,7 @@ function itemProblem(entity: Entity, item: unknown, at: string): string | null {
   for (const f of timestampFields(entity)) {
     const v = (item as Record<string, unknown>)[f];
     if (typeof v === 'string' && !storable(v)) {
-      return `${at}/${f}: must be an RFC 3339 date-time between 0001-01-01 and 9999-11-30 with an offset within ±15:59, got ${JSON.stringify(v)}`;
+      return `${at}/${f}: must be an RFC 3339 date-time ${STORABLE_RANGE} with an offset within ±15:59, got ${JSON.stringify(v)}`;
     }
   }
   return null;

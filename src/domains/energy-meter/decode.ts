@@ -1,7 +1,7 @@
 import { structural } from '../../runtime/errors.ts';
 import { parseJsonBody } from '../../runtime/json-body.ts';
 import { compileSchema } from '../../runtime/schema.ts';
-import { parseRfc3339, storableInstant } from '../../processors/timestamps.ts';
+import { parseRfc3339, storableInstant, STORABLE_RANGE } from '../../processors/timestamps.ts';
 import { sha256Hex, uuidV5 } from '../../lib/ids.ts';
 import { energyMeterSchema } from './schema.ts';
 import { checkReading, type CheckedReading, type ReadingRules } from './validate.ts';
@@ -48,7 +48,7 @@ export function decodeMeterMessage(body: Buffer, rules: ReadingRules): { message
   };
   const receivedAt = storableInstant(parseRfc3339(msg.received_at));
   if (receivedAt === null) {
-    throw structural('INGESTD_ERR_SCHEMA', `/received_at: must be an RFC 3339 date-time between 0001-01-01 and 9999-11-30, got ${JSON.stringify(msg.received_at)}`);
+    throw structural('INGESTD_ERR_SCHEMA', `/received_at: must be an RFC 3339 date-time ${STORABLE_RANGE}, got ${JSON.stringify(msg.received_at)}`);
   }
   const readings = msg.payload.PM.map((raw) => checkReading(raw, receivedAt, rules));
   const messageId = msg.request_id ?? `sha256:${sha256Hex(body)}`;

@@ -18,7 +18,7 @@
 import { structural } from '../../runtime/errors.ts';
 import { parseJsonBody } from '../../runtime/json-body.ts';
 import { compileSchema } from '../../runtime/schema.ts';
-import { MAX_TIMESTAMP_MS, MIN_TIMESTAMP_MS, parseInstant } from '../../processors/timestamps.ts';
+import { MAX_TIMESTAMP_MS, MIN_TIMESTAMP_MS, parseInstant, STORABLE_RANGE } from '../../processors/timestamps.ts';
 import { gridReadingSchema } from './schema.ts';
 
 export interface GridReading {
@@ -75,7 +75,7 @@ export function decodeGridReading(body: Buffer, settings: GridDecodeSettings = D
   if (timestampMs === null) {
     throw structural(
       'INGESTD_ERR_SCHEMA',
-      `/timestamp: must be an RFC 3339 date-time or integer epoch milliseconds between 0001-01-01 and 9999-11-30, got ${JSON.stringify(msg.timestamp)}`,
+      `/timestamp: must be an RFC 3339 date-time or integer epoch milliseconds ${STORABLE_RANGE}, got ${JSON.stringify(msg.timestamp)}`,
     );
   }
   return {

@@ -7,7 +7,7 @@
 import { structural } from '../../runtime/errors.ts';
 import { parseJsonBody } from '../../runtime/json-body.ts';
 import { compileSchema } from '../../runtime/schema.ts';
-import { parseInstant } from '../../processors/timestamps.ts';
+import { parseInstant, STORABLE_RANGE } from '../../processors/timestamps.ts';
 import { smartGridTransactionSchema, type MeterStatus } from './schema.ts';
 
 export interface Transaction {
@@ -46,7 +46,7 @@ export function decodeTransaction(body: Buffer): { messageId: string; value: Tra
   const t = doc as RawTransaction;
   const timestampMs = parseInstant(t.timestamp);
   if (timestampMs === null) {
-    throw structural('INGESTD_ERR_SCHEMA', `/timestamp: must be an RFC 3339 date-time or epoch milliseconds between 0001-01-01 and 9999-11-30, got ${JSON.stringify(t.timestamp)}`);
+    throw structural('INGESTD_ERR_SCHEMA', `/timestamp: must be an RFC 3339 date-time or epoch milliseconds ${STORABLE_RANGE}, got ${JSON.stringify(t.timestamp)}`);
   }
   return {
     messageId: t.transaction_id,
