@@ -178,18 +178,14 @@ export class MqttSource implements Source {
       // A first delivery is always a new dead letter, even with the same bytes as another message.
       // A redelivery (DUP: the worker stopped before its PUBACK) is skipped when its bytes are
       // already stored, so a crash between this insert and the PUBACK leaves one row.
-      for (const redelivered of [false, true]) {
-        const part = rows.filter((r) => r.redelivered === redelivered);
-        if (part.length === 0) continue;
-        await this.#pool.query(
-          `INSERT INTO ingestd_dead_letters (source, route, body, headers, error_class, error_code, reason, content_key, dedupe_key)
-           SELECT 'mqtt', r.*, r.content_key || ':' || gen_random_uuid()
-             FROM unnest($1::text[], $2::bytea[], $3::jsonb[], $4::text[], $5::text[], $6::text[], $7::text[])
-                  AS r(route, body, headers, error_class, error_code, reason, content_key)
-            WHERE NOT $8::boolean OR NOT EXISTS (SELECT 1 FROM ingestd_dead_letters x WHERE x.content_key = r.content_key)`,
-          [part.map((r) => r.route), part.map((r) => r.body), part.map((r) => r.headers), part.map((r) => r.errorClass), part.map((r) => r.errorCode), part.map((r) => r.reason), part.map((r) => r.content), redelivered],
-        );
-      }
+      await this.#pool.query(
+        `INSERT INTO ingestd_dead_letters (source, route, body, headers, error_class, error_code, reason, content_key, dedupe_key)
+         SELECT 'mqtt', r.route, r.body, r.headers, r.error_class, r.error_code, r.reason, r.content_key, r.content_key || ':' || gen_random_uuid()
+           FROM unnest($1::text[], $2::bytea[], $3::jsonb[], $4::text[], $5::text[], $6::text[], $7::text[], $8::boolean[])
+                AS r(route, body, headers, error_class, error_code, reason, content_key, redelivered)
+          WHERE NOT r.redelivered OR NOT EXISTS (SELECT 1 FROM ingestd_dead_letters x WHERE x.content_key = r.content_key)`,
+        [rows.map((r) => r.route), rows.map((r) => r.body), rows.map((r) => r.headers), rows.map((r) => r.errorClass), rows.map((r) => r.errorCode), rows.map((r) => r.reason), rows.map((r) => r.content), rows.map((r) => r.redelivered)],
+      );
     }
     const send = this.#send!;
     for (const h of held) {
