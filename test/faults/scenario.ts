@@ -15,7 +15,8 @@ import { createRandom, type Random } from '../../src/sim/random.ts';
 import { createTestDatabase, eventually } from '../helpers/db.ts';
 import { WorkerProcess } from '../helpers/worker.ts';
 import { createRig, type SourceName, type SourceRig } from './sources.ts';
-import { count, deadLetterBodies, isBad, outboxPending, problemsOf, storedCount, type Counts } from './verify.ts';
+import { storedReadings } from '../helpers/grid.ts';
+import { count, deadLetterBodies, isBad, outboxPending, problemsOf, type Counts } from './verify.ts';
 
 const run = promisify(execFile);
 const PG_SCRATCH = fileURLToPath(new URL('../../scripts/pg-scratch.sh', import.meta.url));
@@ -156,7 +157,7 @@ export class Scenario {
   }
 
   async stored(): Promise<number> {
-    return storedCount(this.url).catch(() => -1);
+    return storedReadings(this.url).catch(() => -1);
   }
 
   async waitStored(n: number, what: string): Promise<void> {

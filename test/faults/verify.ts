@@ -42,11 +42,6 @@ export async function storedIds(url: string): Promise<string[]> {
   return rows.map((r) => r.id);
 }
 
-export async function storedCount(url: string): Promise<number> {
-  const [r] = await queryRows<{ n: string }>(url, 'SELECT count(*) AS n FROM telemetry_readings');
-  return Number(r!.n);
-}
-
 export async function outboxPending(url: string): Promise<number> {
   const [r] = await queryRows<{ n: string }>(url, 'SELECT count(*) AS n FROM ingestd_outbox');
   return Number(r!.n);

@@ -67,6 +67,12 @@ export async function storedAlerts(url: string): Promise<string[]> {
   return rows.map((r) => r.k);
 }
 
+/** Rows of telemetry_readings. */
+export async function storedReadings(url: string): Promise<number> {
+  const [r] = await queryRows<{ n: string }>(url, 'SELECT count(*) AS n FROM telemetry_readings');
+  return Number(r!.n);
+}
+
 /** Distinct decodable readings among these messages. */
 export function distinctReadings(bodies: Iterable<Buffer>): number {
   const ids = new Set<string>();

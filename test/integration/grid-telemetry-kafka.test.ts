@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { createGridTelemetryGenerator } from '../../src/sim/grid-telemetry.ts';
 import { createTestDatabase, eventually, queryRows } from '../helpers/db.ts';
-import { aggregateMismatches, distinctReadings, expectedAlerts, storedAlerts } from '../helpers/grid.ts';
+import { aggregateMismatches, distinctReadings, expectedAlerts, storedAlerts, storedReadings } from '../helpers/grid.ts';
 import { createTopic, produce, readTopic, topicSize, uniqueKafkaNames, KAFKA_BROKERS } from '../helpers/kafka.ts';
 import { WorkerProcess } from '../helpers/worker.ts';
 
@@ -24,15 +24,10 @@ function traffic(seed: number, count: number): Array<{ key: string; body: Buffer
   });
 }
 
-async function storedCount(url: string): Promise<number> {
-  const [r] = await queryRows<{ n: string }>(url, 'SELECT count(*) AS n FROM telemetry_readings');
-  return Number(r!.n);
-}
-
 /** After a drain: every aggregate equals its recomputation, one alert per anomaly, DLQ complete. */
 async function assertExact(url: string, names: Record<string, string>, sent: ReadonlyArray<{ body: Buffer }>): Promise<void> {
   const bodies = sent.map((m) => m.body);
-  await eventually(async () => (await storedCount(url)) === distinctReadings(bodies), 120_000, 'every reading stored');
+  await eventually(async () => (await storedReadings(url)) === distinctReadings(bodies), 120_000, 'every reading stored');
   assert.deepEqual(await aggregateMismatches(url, 'aggregates_1m'), []);
   assert.deepEqual(await aggregateMismatches(url, 'aggregates_15m'), []);
   const alerts = await storedAlerts(url);
@@ -81,12 +76,12 @@ describe('grid-telemetry over a real Kafka broker: exact aggregates and alerts t
     await w.waitReady();
     const sent = traffic(21, 60_000);
     await produce(names.KAFKA_TOPIC!, sent.slice(0, 10_000));
-    await eventually(async () => (await storedCount(db.url)) >= 9_900, 60_000, 'first part stored');
+    await eventually(async () => (await storedReadings(db.url)) >= 9_900, 60_000, 'first part stored');
     await assertExact(db.url, names, sent.slice(0, 10_000));
 
     const producing = produce(names.KAFKA_TOPIC!, sent.slice(10_000));
     for (const threshold of [20_000, 35_000]) {
-      await eventually(async () => (await storedCount(db.url)) >= threshold, 90_000, `${threshold} stored`);
+      await eventually(async () => (await storedReadings(db.url)) >= threshold, 90_000, `${threshold} stored`);
       await w.kill('SIGKILL');
       w.start();
       await w.waitReady(60_000);
@@ -111,7 +106,7 @@ describe('grid-telemetry over a real Kafka broker: exact aggregates and alerts t
     b.start();
     await b.waitReady(60_000);
     await producing;
-    await eventually(async () => (await storedCount(db.url)) >= 12_000, 90_000, 'both consuming');
+    await eventually(async () => (await storedReadings(db.url)) >= 12_000, 90_000, 'both consuming');
     // Half the partitions moved to b: a reports the lag of its own only.
     await eventually(async () => (await lagSeries()) === 2, 30_000, 'worker a reporting the lag of its 2 partitions');
     await b.kill('SIGKILL');
@@ -128,7 +123,7 @@ describe('grid-telemetry over a real Kafka broker: exact aggregates and alerts t
     await w.waitReady();
     const sent = traffic(23, 40_000);
     await produce(names.KAFKA_TOPIC!, sent);
-    await eventually(async () => (await storedCount(db.url)) >= 8_000, 90_000, 'consuming');
+    await eventually(async () => (await storedReadings(db.url)) >= 8_000, 90_000, 'consuming');
     await run('bash', [KAFKA_SH, 'stop']);
     cleanups.push(() => run('bash', [KAFKA_SH, 'start'])); // never leave the broker down
     await eventually(async () => (await w.http('/ready')).status === 503, 60_000, 'readiness false while the broker is down');
