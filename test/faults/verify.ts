@@ -83,13 +83,14 @@ const tally = (items: Iterable<string>): Map<string, number> => {
   return m;
 };
 
-export async function count(sent: ReadonlyArray<LoadMessage>, env: Record<string, string>, url: string): Promise<Counts> {
+/** The counts of a drained scenario; `deadLetters` are the bodies read from its DLQ. */
+export async function count(sent: ReadonlyArray<LoadMessage>, deadLetters: ReadonlyArray<string>, url: string): Promise<Counts> {
   const wanted = new Set(sent.filter((m) => !isBad(m)).map((m) => m.id));
   const stored = await storedIds(url);
   const have = new Set(stored);
   // Bodies compared as multisets: two bad messages may carry the same bytes.
   const bad = tally(sent.filter(isBad).map((m) => m.body.toString('latin1')));
-  const letters = tally(await deadLetterBodies(env, url));
+  const letters = tally(deadLetters);
   let missingLetters = 0;
   let copies = 0;
   let strangers = 0;
