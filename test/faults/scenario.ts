@@ -309,16 +309,18 @@ export async function runScenario(o: { source: SourceName; fault: FaultName; siz
     for (const w of live) {
       await w.waitReady(60_000).catch(() => problems.push(`worker on port ${w.port} not ready at the end`));
     }
+    // Every dead letter reaches the DLQ while the workers run: one whose copy could not be
+    // published (broker down) is redelivered after NATS_ACK_WAIT/NATS_BACKOFF, then lettered.
+    const bad = sent.length - sent.filter((m) => !isBad(m)).length;
+    await eventually(async () => (await deadLetterBodies(rig.env, s!.url)).length >= bad, 60_000, 'dead letters').catch(() => undefined);
     for (const w of live) {
       const code = await w.kill('SIGTERM');
       if (code !== 0) problems.push(`worker on port ${w.port} exited ${code} on SIGTERM`);
     }
-    // Read with the workers stopped: a running worker's DLQ retry scan holds RabbitMQ's dead
-    // letters unacknowledged while it looks at them, and a reader then sees only the rest.
-    // The last ones may still trail their batch's commit by a moment.
-    const bad = sent.length - sent.filter((m) => !isBad(m)).length;
-    let letters: string[] = [];
-    await eventually(async () => (letters = await deadLetterBodies(rig.env, s!.url)).length >= bad, 30_000, 'dead letters').catch(() => undefined);
+    // The count reads them again with the workers stopped: a running worker's DLQ retry scan
+    // holds RabbitMQ's dead letters unacknowledged while it looks at them, and a reader then
+    // sees only the rest.
+    const letters = await deadLetterBodies(rig.env, s.url);
     counts = await count(sent, letters, s.url);
     problems.push(...problemsOf(counts));
   } catch (err) {
