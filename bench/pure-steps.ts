@@ -24,7 +24,8 @@ import { alertIdOf } from '../src/domains/grid-telemetry/index.ts';
 import { windowDeltas } from '../src/domains/grid-telemetry/windows.ts';
 import { keyOfReading } from '../src/domains/grid-telemetry/store.ts';
 import type { Transaction } from '../src/domains/smart-grid/decode.ts';
-import { latestPerMeter, regionMinuteDeltas, secondDeltas } from '../src/domains/smart-grid/rollup.ts';
+import { regionMinuteDeltas, secondDeltas } from '../src/domains/smart-grid/rollup.ts';
+import { planMeters, type MeterHead } from '../src/domains/smart-grid/status.ts';
 import type { DomainName } from './messages.ts';
 
 export interface PureSteps {
@@ -92,13 +93,21 @@ function gridTelemetry(config: Config): PureSteps {
 
 /** applyBatch (src/domains/smart-grid/index.ts), PostgreSQL only (no InfluxDB points). */
 function smartGrid(): PureSteps {
+  // Stands in for smart_grid_meters (lockMeters → writeMeters).
+  let meters = new Map<string, MeterHead>();
   return {
-    calls: 'latestPerMeter, regionMinuteDeltas, secondDeltas',
-    reset: () => undefined,
+    calls: 'planMeters, regionMinuteDeltas, secondDeltas',
+    reset: () => (meters = new Map()),
     run(batch: ReadonlyArray<Decoded<Transaction>>) {
       const added = batch.map((d) => d.value);
-      // statusAlerts() needs upsertMeters' RETURNING rows: not run.
-      return latestPerMeter(added).length + regionMinuteDeltas(added).length + secondDeltas(added).length;
+      const heads = new Map<string, MeterHead>();
+      for (const t of added) {
+        const h = meters.get(t.meterId);
+        if (h !== undefined) heads.set(t.meterId, h);
+      }
+      const plan = planMeters(heads, added);
+      for (const r of plan.rows) meters.set(r.meterId, r);
+      return plan.rows.length + plan.alerts.length + regionMinuteDeltas(added).length + secondDeltas(added).length;
     },
   };
 }

@@ -37,7 +37,8 @@ import { readingEnergyKwh } from './grid-telemetry/energy.ts';
 import { windowDeltas } from './grid-telemetry/windows.ts';
 import type { Transaction } from './smart-grid/decode.ts';
 import { transactionPoint } from './smart-grid/points.ts';
-import { latestPerMeter, regionMinuteDeltas, secondDeltas, type RegionMinuteDelta, type SecondDelta } from './smart-grid/rollup.ts';
+import { regionMinuteDeltas, secondDeltas, type RegionMinuteDelta, type SecondDelta } from './smart-grid/rollup.ts';
+import { planMeters } from './smart-grid/status.ts';
 import { DOMAINS } from './index.ts';
 import type { Decoded, DomainHandler } from './types.ts';
 
@@ -108,7 +109,7 @@ const PLANS: Record<string, PurePlan> = {
   'smart-grid': {
     plan: (batch: ReadonlyArray<Decoded<Transaction>>) => {
       const txs = batch.map((d) => d.value);
-      return { seconds: secondDeltas(txs), regions: regionMinuteDeltas(txs), latest: latestPerMeter(txs), points: txs.map(transactionPoint) };
+      return { seconds: secondDeltas(txs), regions: regionMinuteDeltas(txs), meters: planMeters(new Map(), txs), points: txs.map(transactionPoint) };
     },
     times: (t: Transaction) => [t.timestampMs],
     windows: (out: { seconds: SecondDelta[]; regions: RegionMinuteDelta[] }) => [...out.seconds.map((d) => d.bucket), ...out.regions.map((d) => d.bucket + 60_000)],

@@ -37,6 +37,10 @@ describe('read API: tokens scoped to tenants, validated parameters (API-only ins
     await queryRows(db.url, `
       INSERT INTO smart_grid_region_1m (region, bucket, total_kwh, reading_count, meter_count, max_consumption)
       VALUES ('north', date_trunc('minute', $1::timestamptz), 0.1, 1, 1, 0.1), ('south', date_trunc('minute', $1::timestamptz), 1.5, 1, 1, 1.5)`, [at(60_000)]);
+    // The meters those minutes heard, as the worker records them with the per-minute rows.
+    await queryRows(db.url, `
+      INSERT INTO smart_grid_region_meters_1m (region, bucket, meter_id)
+      VALUES ('north', date_trunc('minute', $1::timestamptz), 'SM-1'), ('south', date_trunc('minute', $1::timestamptz), 'SM-2')`, [at(60_000)]);
     await queryRows(db.url, `
       INSERT INTO smart_grid_alerts (alert_id, meter_id, region, type, previous_status, consumption_kwh, "timestamp")
       VALUES ('00000000-0000-5000-8000-000000000001', 'SM-1', 'north', 'fault', 'active', 0.1, $1)`, [at(5_000)]);

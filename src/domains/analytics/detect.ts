@@ -1,8 +1,9 @@
 /**
  * Anomalies and KPI samples of a batch's new measurements, pure: out-of-spec against the
  * tenant's specification, Western Electric rules against the specification's control limits
- * or the series' rolling statistics. Each series is advanced in event-time order within the
- * batch, continuing from its stored state.
+ * or the series' rolling statistics. Each series is advanced in the order the measurements
+ * arrived, continuing from its stored state: a point is classified when it arrives (a late one
+ * too), so a batch finds what the same measurements would find one batch each.
  */
 import { outOfSpec, hasLimits, specControlLimits, type SpecLimits } from '../../processors/anomaly/spec-limits.ts';
 import { EMPTY_SERIES, stepSeries, type RollingSettings, type SeriesState } from '../../processors/anomaly/western-electric.ts';
@@ -24,13 +25,11 @@ export function detectAnomalies(
   stored: ReadonlyMap<string, SeriesState>,
   rolling: RollingSettings,
 ): DetectResult {
-  // Each series key built once, not twice per comparison.
-  const ordered = measurements.map(({ id, m }) => ({ id, m, key: seriesKey(m) }));
-  ordered.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.m.time - b.m.time || a.m.value - b.m.value));
   const anomalies: AnomalyRow[] = [];
   const kpis: KpiSample[] = [];
   const states = new Map<string, { m: Measurement; state: SeriesState }>();
-  for (const { id, m, key } of ordered) {
+  for (const { id, m } of measurements) {
+    const key = seriesKey(m);
     const spec = specs.get(specKey(m.tenantId, m.metric)) ?? null;
     const control = spec === null ? null : specControlLimits(spec);
     if (spec !== null && hasLimits(spec)) {

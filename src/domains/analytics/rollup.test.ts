@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import fc from 'fast-check';
+import type { SeriesState } from '../../processors/anomaly/western-electric.ts';
 import type { AnalyticsEvent, Measurement } from './records.ts';
 import { kpiDeltas, measurementDeltas, rollupDeltas } from './rollup.ts';
 import { detectAnomalies } from './detect.ts';
@@ -69,11 +71,44 @@ test('detect: out of spec and in-spec samples from the specification; rules from
   assert.equal(r.states.size, 1);
 });
 
-test('detect: no specification → rolling limits, no in-spec samples; order within the batch is event time', () => {
+test('detect: no specification → rolling limits, no in-spec samples', () => {
   const warm = Array.from({ length: 10 }, (_, i) => m(100 + i, 10 + (i % 3) - 1));
-  // Delivered newest first: sorting by time puts the spike last, after the warm-up.
-  const ms = [m(1000, 50), ...warm.reverse()].map((x, i) => ({ id: `id-${i}`, m: x }));
+  const ms = [...warm, m(1000, 50)].map((x, i) => ({ id: `id-${i}`, m: x }));
   const r = detectAnomalies(ms, new Map(), new Map(), { window: 30, minHistory: 10 });
   assert.deepEqual(r.anomalies.map((a) => `${a.rule}:${a.basis}@${a.m.time}`), ['we1:rolling@1000']);
   assert.equal(r.kpis.length, 0);
+});
+
+test('detect: points in the order they arrive, so a batch finds what the same measurements find one batch each', () => {
+  // Delivered newest first: the spike comes before any history, as it would alone in its batch.
+  const warm = Array.from({ length: 10 }, (_, i) => m(100 + i, 10 + (i % 3) - 1));
+  const late = [m(1000, 50), ...warm.reverse()].map((x, i) => ({ id: `id-${i}`, m: x }));
+  assert.deepEqual(detectAnomalies(late, new Map(), new Map(), { window: 30, minHistory: 10 }).anomalies, []);
+});
+
+test('detect, property: one batch gives the anomalies and series states of the same measurements split into any batches', () => {
+  const rolling = { window: 8, minHistory: 3 };
+  const specs = new Map([[specKey('t1', 'temp'), { lsl: 20, usl: 26, target: 23, sigma: 1 }]]);
+  const point = fc.record({ machine: fc.constantFrom('mc-01', 'mc-02'), metric: fc.constantFrom('temp', 'rpm'), time: fc.integer({ min: 0, max: 20 }), value: fc.integer({ min: 15, max: 31 }) });
+  fc.assert(fc.property(fc.array(point, { maxLength: 40 }), fc.array(fc.integer({ min: 1, max: 6 }), { minLength: 40, maxLength: 40 }), (points, sizes) => {
+    const ms = points.map((p, i) => ({ id: `id-${i}`, m: m(p.time, p.value, { machineId: p.machine, metric: p.metric }) }));
+    // What applyAnalyticsBatch does with a result: the series states are stored for the next batch.
+    const run = () => ({ states: new Map<string, SeriesState>(), anomalies: [] as string[] });
+    const apply = (into: ReturnType<typeof run>, part: typeof ms) => {
+      const r = detectAnomalies(part, specs, into.states, rolling);
+      for (const [key, s] of r.states) into.states.set(key, s.state);
+      // Anomaly ids name the rule and the measurement: the same id is the same finding.
+      into.anomalies.push(...r.anomalies.map((a) => a.id));
+    };
+    const whole = run();
+    apply(whole, ms);
+    const split = run();
+    let from = 0;
+    for (const size of sizes) {
+      apply(split, ms.slice(from, from + size));
+      from += size;
+    }
+    assert.deepEqual(whole.anomalies.sort(), split.anomalies.sort());
+    assert.deepEqual(whole.states, split.states);
+  }), { numRuns: 1_000 });
 });

@@ -1,5 +1,4 @@
 import type { PoolClient } from 'pg';
-import { uuidV5 } from '../../lib/ids.ts';
 import { isoTime } from '../../lib/iso-time.ts';
 import { InfluxClient } from '../../sinks/influxdb/client.ts';
 import { MonthlyPartitions } from '../../sinks/postgres/partitions.ts';
@@ -8,11 +7,11 @@ import type { Logger } from '../../runtime/logger.ts';
 import { emptyStats, type ApplyResult, type Decoded, type DomainHandler, type DomainPlugin, type DomainTask } from '../types.ts';
 import { decodeTransaction, type Transaction } from './decode.ts';
 import { regionPoint, secondPoints, transactionPoint } from './points.ts';
-import { latestPerMeter, regionMinuteDeltas, secondDeltas } from './rollup.ts';
+import { regionMinuteDeltas, secondDeltas } from './rollup.ts';
 import type { SmartGridSettings } from './settings.ts';
+import { planMeters, type StatusAlert } from './status.ts';
 import {
-  addRegionMinutes, addSeconds, insertStatusAlerts, insertTransactions, markSynced, pruneAggregates, unsyncedAggregates, upsertMeters,
-  type MeterChange, type StatusAlert,
+  addRegionMinutes, addSeconds, insertStatusAlerts, insertTransactions, lockMeters, markSynced, pruneAggregates, unsyncedAggregates, writeMeters,
 } from './store.ts';
 
 export const DOMAIN = 'smart-grid';
@@ -20,21 +19,6 @@ export const DOMAIN = 'smart-grid';
 /** Rows of each aggregate table written to InfluxDB per flush. */
 const FLUSH_LIMIT = 20_000;
 const FLUSH_LOCK = 'ingestd:smart-grid:influx-aggregates';
-
-/** A meter entering fault or offline (first seen that way, or changed to it). */
-export function statusAlerts(changes: ReadonlyArray<MeterChange>): StatusAlert[] {
-  const out: StatusAlert[] = [];
-  for (const c of changes) {
-    if (c.status !== 'fault' && c.status !== 'offline') continue;
-    if (!c.inserted && c.previous_status === c.status) continue;
-    const timestampMs = Number(c.last_ms);
-    out.push({
-      alertId: uuidV5(`smart-grid-alert:${c.meter_id}:${timestampMs}:${c.status}`), meterId: c.meter_id, region: c.region,
-      type: c.status, previousStatus: c.inserted ? null : c.previous_status, consumptionKwh: c.consumption_kwh, timestampMs,
-    });
-  }
-  return out;
-}
 
 function alertMessage(a: StatusAlert, detectedAt: string, topic: string): OutboundMessage {
   const body = {
@@ -63,8 +47,11 @@ async function applyBatch(tx: PoolClient, batch: ReadonlyArray<Decoded<Transacti
   // The InfluxDB write overlaps the PostgreSQL statements below; both finish before COMMIT.
   const written = influx === undefined ? undefined : influx.write('raw', added.map(transactionPoint));
   written?.catch(() => undefined); // awaited below; this only stops an early PostgreSQL failure leaving it unhandled
-  const changes = await upsertMeters(tx, latestPerMeter(added));
-  const alerts = statusAlerts(changes);
+  // Status per transaction, in delivery order, from the locked stored state: a batch alerts as
+  // its transactions would one batch each (a fault that ends inside the batch included).
+  const heads = await lockMeters(tx, [...new Set(added.map((t) => t.meterId))]);
+  const { rows, alerts } = planMeters(heads, added);
+  await writeMeters(tx, rows, new Set(heads.keys()));
   const stored = await insertStatusAlerts(tx, alerts);
   for (const a of alerts) if (stored.ids.has(a.alertId)) stats.anomalies[a.type] = (stats.anomalies[a.type] ?? 0) + 1;
 

@@ -1,9 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Transaction } from './decode.ts';
-import { statusAlerts } from './index.ts';
 import { regionPoint, secondPoints, transactionPoint } from './points.ts';
-import { latestPerMeter, regionMinuteDeltas, secondDeltas } from './rollup.ts';
+import { regionMinuteDeltas, secondDeltas } from './rollup.ts';
 
 const T0 = Date.parse('2026-11-23T10:00:00Z');
 const tx = (id: string, meter: string, region: string, ms: number, kwh: number, status: Transaction['status'] = 'active'): Transaction => ({
@@ -30,23 +29,6 @@ describe('smart-grid roll-ups', () => {
     assert.deepEqual(r.map((d) => [d.region, d.bucket - T0, d.totalKwh, d.count, d.maxKwh, [...d.meters].sort()]), [
       ['north', 0, 6, 3, 3, ['M1', 'M2']], ['north', 60_000, 4, 1, 4, ['M1']], ['south', 0, 0.5, 1, 0.5, ['M3']],
     ]);
-  });
-
-  it('latest per meter by event time, ties by transaction id', () => {
-    const latest = latestPerMeter([...batch, tx('z', 'M2', 'north', T0 + 900, 9), tx('0', 'M3', 'south', T0, 1)]);
-    assert.deepEqual(latest.map((m) => [m.meterId, m.transactionId]), [['M1', 'e'], ['M2', 'z'], ['M3', 'd']]);
-  });
-
-  it('alerts when a meter enters fault or offline, not while it stays there', () => {
-    const base = { region: 'north', last_ms: String(T0), consumption_kwh: 1 };
-    const alerts = statusAlerts([
-      { ...base, meter_id: 'A', status: 'fault', previous_status: 'active', inserted: false },
-      { ...base, meter_id: 'B', status: 'fault', previous_status: 'fault', inserted: false },
-      { ...base, meter_id: 'C', status: 'offline', previous_status: null, inserted: true },
-      { ...base, meter_id: 'D', status: 'active', previous_status: 'fault', inserted: false },
-    ]);
-    assert.deepEqual(alerts.map((a) => [a.meterId, a.type, a.previousStatus]), [['A', 'fault', 'active'], ['C', 'offline', null]]);
-    assert.equal(statusAlerts([{ ...base, meter_id: 'A', status: 'fault', previous_status: 'active', inserted: false }])[0]!.alertId, alerts[0]!.alertId);
   });
 
   it('InfluxDB points as the reference consumer wrote them', () => {

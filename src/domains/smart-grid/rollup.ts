@@ -1,10 +1,9 @@
 /**
  * Pure roll-ups of a batch's new transactions: per-second consumption (with counts per
- * status), per-region per-minute consumption, and each meter's latest state. Deltas add to
- * the stored rows, so only transactions inserted now are passed in.
+ * status) and per-region per-minute consumption. Deltas add to the stored rows, so only
+ * transactions inserted now are passed in. (Meter state is stepped per transaction: status.ts.)
  */
 import { windowStart } from '../../processors/windows/tumbling.ts';
-import type { MeterStatus } from './schema.ts';
 import type { Transaction } from './decode.ts';
 
 export interface SecondDelta {
@@ -27,19 +26,6 @@ export interface RegionMinuteDelta {
   maxKwh: number;
   /** Distinct meters of the batch in this region and minute (the store counts only meters new to the minute). */
   readonly meters: Set<string>;
-}
-
-export interface MeterLatest {
-  readonly meterId: string;
-  readonly region: string;
-  readonly status: MeterStatus;
-  readonly buildingType: string;
-  readonly latitude: number;
-  readonly longitude: number;
-  readonly consumptionKwh: number;
-  readonly peakLoad: number;
-  readonly timestampMs: number;
-  readonly transactionId: string;
 }
 
 export function secondDeltas(txs: ReadonlyArray<Transaction>): SecondDelta[] {
@@ -70,19 +56,4 @@ export function regionMinuteDeltas(txs: ReadonlyArray<Transaction>): RegionMinut
     d.meters.add(t.meterId);
   }
   return [...out.values()].sort((a, b) => (a.region === b.region ? a.bucket - b.bucket : a.region < b.region ? -1 : 1));
-}
-
-/** The newest transaction of each meter (ties by transaction id, so every instance agrees). */
-export function latestPerMeter(txs: ReadonlyArray<Transaction>): MeterLatest[] {
-  const out = new Map<string, Transaction>();
-  for (const t of txs) {
-    const prev = out.get(t.meterId);
-    if (prev === undefined || t.timestampMs > prev.timestampMs || (t.timestampMs === prev.timestampMs && t.transactionId > prev.transactionId)) out.set(t.meterId, t);
-  }
-  return [...out.values()]
-    .sort((a, b) => (a.meterId < b.meterId ? -1 : a.meterId > b.meterId ? 1 : 0))
-    .map((t) => ({
-      meterId: t.meterId, region: t.region, status: t.status, buildingType: t.buildingType, latitude: t.latitude, longitude: t.longitude,
-      consumptionKwh: t.consumptionKwh, peakLoad: t.peakLoad, timestampMs: t.timestampMs, transactionId: t.transactionId,
-    }));
 }

@@ -1,6 +1,8 @@
 import type { PoolClient } from 'pg';
 import type { Transaction } from './decode.ts';
-import type { MeterLatest, RegionMinuteDelta, SecondDelta } from './rollup.ts';
+import type { RegionMinuteDelta, SecondDelta } from './rollup.ts';
+import type { MeterStatus } from './schema.ts';
+import type { MeterHead, MeterRow, StatusAlert } from './status.ts';
 import { isoTime } from '../../lib/iso-time.ts';
 import { insertDetections, type Detections } from '../../sinks/postgres/detections.ts';
 
@@ -23,60 +25,50 @@ export async function insertTransactions(tx: PoolClient, rows: ReadonlyArray<Tra
   return new Set(inserted.map((r) => r.transaction_id));
 }
 
-export interface MeterChange {
-  meter_id: string;
-  region: string;
-  status: string;
-  previous_status: string | null;
-  inserted: boolean;
-  last_ms: string;
-  consumption_kwh: number;
-}
+interface HeadRow { meter_id: string; status: MeterStatus; since_ms: string; seen_ms: string; last_transaction_id: string }
 
 /**
- * Upserts each meter's newest state; an older transaction never overwrites a newer one (ties
- * by transaction id). Returns the rows that changed, with the status they had before.
+ * Locks the stored rows of these meters in id order (concurrent batches of the same meters
+ * take turns instead of deadlocking) and returns what planMeters needs of them. A meter not
+ * stored yet is absent: writeMeters inserts it, and a concurrent batch that inserted it first
+ * makes that a unique violation, which retries the batch against the stored row.
  */
-export async function upsertMeters(tx: PoolClient, meters: ReadonlyArray<MeterLatest>): Promise<MeterChange[]> {
-  if (meters.length === 0) return [];
-  const { rows } = await tx.query<MeterChange>(
-    `INSERT INTO smart_grid_meters AS m (meter_id, region, status, status_since, building_type, latitude, longitude, consumption_kwh, peak_load, last_seen, last_transaction_id)
-     SELECT k.m, k.r, k.s, k.t, k.b, k.lat, k.lon, k.c, k.p, k.t, k.id
-       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::float8[], $6::float8[], $7::float8[], $8::float8[], $9::timestamptz[], $10::text[])
-         AS k(m, r, s, b, lat, lon, c, p, t, id)
-     ON CONFLICT (meter_id) DO UPDATE SET
-       previous_status     = m.status,
-       status              = excluded.status,
-       status_since        = CASE WHEN excluded.status = m.status THEN m.status_since ELSE excluded.last_seen END,
-       region              = excluded.region,
-       building_type       = excluded.building_type,
-       latitude            = excluded.latitude,
-       longitude           = excluded.longitude,
-       consumption_kwh     = excluded.consumption_kwh,
-       peak_load           = excluded.peak_load,
-       last_seen           = excluded.last_seen,
-       last_transaction_id = excluded.last_transaction_id,
-       updated_at          = now()
-     WHERE (excluded.last_seen, excluded.last_transaction_id) > (m.last_seen, m.last_transaction_id)
-     RETURNING meter_id, region, status, previous_status, (xmax = 0) AS inserted,
-       (extract(epoch FROM last_seen) * 1000)::bigint::text AS last_ms, consumption_kwh`,
-    [
-      meters.map((x) => x.meterId), meters.map((x) => x.region), meters.map((x) => x.status), meters.map((x) => x.buildingType),
-      meters.map((x) => x.latitude), meters.map((x) => x.longitude), meters.map((x) => x.consumptionKwh), meters.map((x) => x.peakLoad),
-      meters.map((x) => isoTime(x.timestampMs)), meters.map((x) => x.transactionId),
-    ],
+export async function lockMeters(tx: PoolClient, meterIds: ReadonlyArray<string>): Promise<Map<string, MeterHead>> {
+  if (meterIds.length === 0) return new Map();
+  const { rows } = await tx.query<HeadRow>(
+    `SELECT meter_id, status, (extract(epoch FROM status_since) * 1000)::bigint::text AS since_ms,
+            (extract(epoch FROM last_seen) * 1000)::bigint::text AS seen_ms, last_transaction_id
+       FROM smart_grid_meters WHERE meter_id = ANY($1::text[]) ORDER BY meter_id FOR UPDATE`,
+    [meterIds],
   );
-  return rows;
+  return new Map(rows.map((r) => [r.meter_id, {
+    status: r.status, statusSinceMs: Number(r.since_ms), lastSeenMs: Number(r.seen_ms), lastTransactionId: r.last_transaction_id,
+  }]));
 }
 
-export interface StatusAlert {
-  readonly alertId: string;
-  readonly meterId: string;
-  readonly region: string;
-  readonly type: 'fault' | 'offline';
-  readonly previousStatus: string | null;
-  readonly consumptionKwh: number;
-  readonly timestampMs: number;
+/** Writes planned rows: updates the meters lockMeters returned (`stored`), inserts the others. */
+export async function writeMeters(tx: PoolClient, rows: ReadonlyArray<MeterRow>, stored: ReadonlySet<string>): Promise<void> {
+  if (rows.length === 0) return;
+  await tx.query(
+    `WITH k AS (
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], $7::float8[], $8::float8[],
+                            $9::float8[], $10::float8[], $11::timestamptz[], $12::text[], $13::bool[])
+         AS k(m, r, s, ps, since, b, lat, lon, c, p, seen, id, stored)
+     ), updated AS (
+       UPDATE smart_grid_meters g SET region = k.r, status = k.s, previous_status = k.ps, status_since = k.since, building_type = k.b,
+              latitude = k.lat, longitude = k.lon, consumption_kwh = k.c, peak_load = k.p, last_seen = k.seen, last_transaction_id = k.id,
+              updated_at = now()
+         FROM k WHERE k.stored AND g.meter_id = k.m
+     )
+     INSERT INTO smart_grid_meters (meter_id, region, status, previous_status, status_since, building_type, latitude, longitude, consumption_kwh, peak_load, last_seen, last_transaction_id)
+     SELECT m, r, s, ps, since, b, lat, lon, c, p, seen, id FROM k WHERE NOT k.stored`,
+    [
+      rows.map((x) => x.meterId), rows.map((x) => x.region), rows.map((x) => x.status), rows.map((x) => x.previousStatus),
+      rows.map((x) => isoTime(x.statusSinceMs)), rows.map((x) => x.buildingType), rows.map((x) => x.latitude), rows.map((x) => x.longitude),
+      rows.map((x) => x.consumptionKwh), rows.map((x) => x.peakLoad), rows.map((x) => isoTime(x.lastSeenMs)), rows.map((x) => x.lastTransactionId),
+      rows.map((x) => stored.has(x.meterId)),
+    ],
+  );
 }
 
 /** Stores alerts; returns the ids that were new. */

@@ -1,8 +1,8 @@
 /**
  * EMA baseline detector (SPEC §5.2): outage, spike and drop of a meter's power against an
  * exponential moving average of its earlier readings. Pure step function: the caller loads
- * the baseline (persisted per meter, so restarts keep it), steps every reading in event
- * order and saves `next`.
+ * the baseline (persisted per meter, so restarts keep it), steps every reading in the order
+ * it arrives (within a batch too, so batching changes nothing) and saves `next`.
  *
  * - outage: `value < outageThreshold`; takes precedence over spike/drop and never moves the
  *   baseline (an outage says nothing about normal consumption). An outage on the very first
