@@ -98,6 +98,28 @@ describe('chat-events over a real NATS JetStream and PostgreSQL', () => {
     assert.equal(await w.kill('SIGTERM'), 0);
   });
 
+  test('onboarding_log times each history import on one clock: finished_at after started_at, by the import duration', async () => {
+    // One history batch per transaction: every log row is its own import.
+    const { db, nats, worker } = await setup(18_941, { BATCH_SIZE: '1' });
+    const w = worker('w');
+    w.start();
+    await w.waitReady();
+    const gen = createChatGenerator({ seed: 6, companies: COMPANIES, subjects: ['v1.history.messages', 'v1.history.chats', 'v1.history.contacts'], historyCount: 3000, startTime: Date.parse('2026-06-01T00:00:00Z'), invalidRate: 0, staleRate: 0 });
+    const sent = Array.from({ length: 12 }, () => gen.next());
+    await nats.publish(sent);
+    const logRows = async () => (await Promise.all(SCHEMAS.map((s) => queryRows<{ event_id: string; started_at: string; finished_at: string; ms: number }>(
+      db.url,
+      `SELECT event_id, started_at::text, finished_at::text, extract(epoch FROM finished_at - started_at)::float8 * 1000 AS ms FROM "${s}".onboarding_log WHERE status = 'done'`,
+    )))).flat();
+    await eventually(async () => (await logRows()).length === sent.length, 60_000, 'every history batch logged');
+    const log = await logRows();
+    assert.deepEqual(log.filter((r) => r.ms < 0), [], `finished_at before started_at in ${log.filter((r) => r.ms < 0).length} of ${log.length} rows`);
+    // Upserting 3,000 items takes milliseconds; a finished_at stamped at the transaction's
+    // start lies at most the JS clock's 1 ms truncation after a started_at taken in the worker.
+    assert.deepEqual(log.filter((r) => r.ms < 1), [], 'every import lasted at least 1 ms');
+    assert.equal(await w.kill('SIGTERM'), 0);
+  });
+
   test('COMPANY_ID: a restricted deployment takes only its company; others are left for their own deployment', async () => {
     const { db, names, nats, worker } = await setup(18_921);
     const aaa = worker('aaa', { COMPANY_ID: 'CompanyAAA01' });

@@ -2,7 +2,7 @@ import type { PoolClient } from 'pg';
 import { emptyStats, type ApplyResult, type Decoded, type DomainHandler, type DomainPlugin } from '../types.ts';
 import { decodeChatEvent, type ChatEvent } from './decode.ts';
 import type { Entity } from './entities.ts';
-import { importedEvents, logImports, upsertItems, type ItemRow } from './store.ts';
+import { dbClock, importedEvents, logImports, upsertItems, type ItemRow } from './store.ts';
 import { chatFilter } from './subjects.ts';
 import { TenantSchemas } from './tenants.ts';
 
@@ -35,31 +35,34 @@ function rounds(items: ReadonlyArray<{ schema: string; entity: Entity; id: strin
 
 async function applyChatBatch(tx: PoolClient, batch: ReadonlyArray<Decoded<ChatEvent>>): Promise<ApplyResult> {
   const stats = emptyStats();
-  const startedAt = new Date();
   // History events already imported are acknowledged without re-import.
   const done = new Map<string, Set<string>>();
   for (const schema of new Set(batch.filter((d) => d.value.mode === 'history').map((d) => d.value.schema))) {
     done.set(schema, await importedEvents(tx, schema, batch.filter((d) => d.value.schema === schema && d.value.mode === 'history').map((d) => d.value.eventId)));
   }
   const items: Array<{ schema: string; entity: Entity; id: string; row: ItemRow }> = [];
-  const imports: Array<{ schema: string; eventId: string; entity: Entity; total: number; applied: number; startedAt: Date }> = [];
+  const imports: Array<{ schema: string; eventId: string; entity: Entity; total: number; applied: number }> = [];
   for (const { value: e } of batch) {
     if (e.mode === 'history') {
       if (done.get(e.schema)?.has(e.eventId)) {
         stats.duplicates++;
         continue;
       }
-      imports.push({ schema: e.schema, eventId: e.eventId, entity: e.entity, total: e.itemsTotal, applied: e.items.length, startedAt });
+      imports.push({ schema: e.schema, eventId: e.eventId, entity: e.entity, total: e.itemsTotal, applied: e.items.length });
       stats.readings.invalid += e.itemsTotal - e.items.length;
     }
     for (const it of e.items) items.push({ schema: e.schema, entity: e.entity, id: it.id, row: { data: it.data, eventId: e.eventId } });
   }
+  // The imports start here, on the database's clock that also stamps their end.
+  const startedAt = imports.length > 0 ? await dbClock(tx) : null;
   let changed = 0;
   for (const [group, rs] of rounds(items)) {
     const [schema, entity] = group.split('\u0000') as [string, Entity];
     for (const r of rs) changed += await upsertItems(tx, schema, entity, r);
   }
-  for (const schema of new Set(imports.map((i) => i.schema))) await logImports(tx, schema, imports.filter((i) => i.schema === schema));
+  if (startedAt !== null) {
+    for (const schema of new Set(imports.map((i) => i.schema))) await logImports(tx, schema, startedAt, imports.filter((i) => i.schema === schema));
+  }
   stats.readings.valid = items.length;
   // Items that changed nothing were older than the stored state, or redeliveries.
   stats.duplicates += items.length - changed;

@@ -56,13 +56,26 @@ export async function importedEvents(tx: PoolClient, schema: string, eventIds: R
   return new Set(rows.map((r) => r.event_id));
 }
 
-export async function logImports(tx: PoolClient, schema: string, rows: ReadonlyArray<{ eventId: string; entity: Entity; total: number; applied: number; startedAt: Date }>): Promise<void> {
+/**
+ * The database's clock at this moment: clock_timestamp(), not now() (the transaction's
+ * start, earlier than anything done in it). As text: a JS Date would drop the microseconds.
+ */
+export async function dbClock(tx: PoolClient): Promise<string> {
+  const { rows } = await tx.query<{ at: string }>('SELECT clock_timestamp()::text AS at');
+  return rows[0]!.at;
+}
+
+/**
+ * Logs history imports as done: started at `startedAt` (from dbClock before their items were
+ * applied), finished now on the same clock, so finished_at >= started_at.
+ */
+export async function logImports(tx: PoolClient, schema: string, startedAt: string, rows: ReadonlyArray<{ eventId: string; entity: Entity; total: number; applied: number }>): Promise<void> {
   if (rows.length === 0) return;
   await tx.query(
     `INSERT INTO ${qualified('onboarding_log', schema)} (event_id, entity_type, items_total, items_applied, started_at, finished_at, status)
-     SELECT e, t, n, a, s, now(), 'done' FROM unnest($1::text[], $2::text[], $3::int[], $4::int[], $5::timestamptz[]) AS x(e, t, n, a, s)
+     SELECT e, t, n, a, $5::timestamptz, clock_timestamp(), 'done' FROM unnest($1::text[], $2::text[], $3::int[], $4::int[]) AS x(e, t, n, a)
      ON CONFLICT (event_id) DO UPDATE SET items_total = excluded.items_total, items_applied = excluded.items_applied,
        started_at = excluded.started_at, finished_at = excluded.finished_at, status = 'done'`,
-    [rows.map((r) => r.eventId), rows.map((r) => r.entity), rows.map((r) => r.total), rows.map((r) => r.applied), rows.map((r) => r.startedAt.toISOString())],
+    [rows.map((r) => r.eventId), rows.map((r) => r.entity), rows.map((r) => r.total), rows.map((r) => r.applied), startedAt],
   );
 }

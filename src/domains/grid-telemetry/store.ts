@@ -98,8 +98,10 @@ export async function saveMeters(tx: PoolClient, meters: ReadonlyMap<string, Met
   const states = [...meters.values()].sort((a, b) => (a.meterId < b.meterId ? -1 : 1));
   const reopened = states.filter((s) => s.offlineSince !== null).map((s) => s.meterId);
   if (reopened.length > 0) {
+    // clock_timestamp(), not now(): this transaction may have begun before the offline task's
+    // transaction stamped detected_at; the clearing happens after that one committed.
     await tx.query(
-      `UPDATE grid_alerts SET cleared_at = now() WHERE type = 'offline' AND cleared_at IS NULL AND meter_id = ANY($1::text[])`,
+      `UPDATE grid_alerts SET cleared_at = clock_timestamp() WHERE type = 'offline' AND cleared_at IS NULL AND meter_id = ANY($1::text[])`,
       [reopened],
     );
   }
