@@ -1,11 +1,23 @@
-import { randomBytes } from 'node:crypto';
 import type { Kafka } from 'kafkajs';
 import type pg from 'pg';
+import { readRanges, type PartitionRange, type RangeRecord } from '../sources/kafka/read-range.ts';
 import { recordOf, replayHeaders, type DeadLetterQueue, type DeadLetterRecord } from './types.ts';
 
+const positionOf = (m: RangeRecord): string => `${m.topic}:${m.partition}:${m.offset}`;
+
+function deadLetterOf(m: RangeRecord): DeadLetterRecord {
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(m.headers)) if (v !== undefined) headers[k] = v.toString();
+  return recordOf({
+    ref: `kafka:${positionOf(m)}`, kind: 'kafka', dlq: m.topic, route: headers['x-original-source'] ?? m.topic.replace(/\.dlq$/, ''),
+    body: m.value ?? Buffer.alloc(0), headers, deadLetteredAt: Number(m.timestamp),
+  });
+}
+
 /**
- * `<topic>.dlq` topics. Kafka cannot delete one record, so replayed and purged dead letters
- * are noted in ingestd_dlq_handled and left out of later listings.
+ * `<topic>.dlq` topics, read by offset from each partition's log start without a consumer group
+ * (one per scan would stay on the broker for good). Kafka cannot delete one record, so replayed
+ * and purged dead letters are noted in ingestd_dlq_handled and left out of later listings.
  */
 export class KafkaDeadLetters implements DeadLetterQueue {
   readonly kind = 'kafka';
@@ -24,51 +36,30 @@ export class KafkaDeadLetters implements DeadLetterQueue {
   }
 
   async list(): Promise<DeadLetterRecord[]> {
+    const ranges = await this.#ranges();
+    const { rows } = await this.#pool.query<{ k: string }>(`SELECT topic || ':' || partition || ':' || "offset" AS k FROM ingestd_dlq_handled WHERE topic = ANY($1::text[])`, [[...new Set(ranges.map((r) => r.topic))]]);
+    const handled = new Set(rows.map((r) => r.k));
+    const out: DeadLetterRecord[] = [];
+    await readRanges(this.#kafka, ranges, (m) => {
+      if (!handled.has(positionOf(m))) out.push(deadLetterOf(m));
+    });
+    return out;
+  }
+
+  /** Every partition of the dead-letter topics that exist, from its log start to its end now. */
+  async #ranges(): Promise<PartitionRange[]> {
     const admin = this.#kafka.admin();
     await admin.connect();
-    const ends = new Map<string, Map<number, bigint>>();
     try {
       const existing = new Set(await admin.listTopics());
-      for (const t of this.#topics.filter((x) => existing.has(x))) {
-        ends.set(t, new Map((await admin.fetchTopicOffsets(t)).filter((p) => BigInt(p.high) > BigInt(p.low)).map((p) => [p.partition, BigInt(p.high)])));
+      const ranges: PartitionRange[] = [];
+      for (const topic of this.#topics.filter((t) => existing.has(t))) {
+        for (const p of await admin.fetchTopicOffsets(topic)) ranges.push({ topic, partition: p.partition, start: BigInt(p.low), end: BigInt(p.high) });
       }
+      return ranges;
     } finally {
       await admin.disconnect();
     }
-    const { rows } = await this.#pool.query<{ k: string }>(`SELECT topic || ':' || partition || ':' || "offset" AS k FROM ingestd_dlq_handled WHERE topic = ANY($1::text[])`, [[...ends.keys()]]);
-    const handled = new Set(rows.map((r) => r.k));
-    const out: DeadLetterRecord[] = [];
-    const pending = new Set([...ends].flatMap(([t, ps]) => [...ps.keys()].map((p) => `${t}:${p}`)));
-    if (pending.size === 0) return out;
-    const consumer = this.#kafka.consumer({ groupId: `ingestd-dlq-${randomBytes(4).toString('hex')}` });
-    await consumer.connect();
-    try {
-      await consumer.subscribe({ topics: [...ends.keys()], fromBeginning: true });
-      await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error('reading the dead-letter topics timed out')), 60_000);
-        void consumer.run({
-          eachMessage: async ({ topic, partition, message }) => {
-            const key = `${topic}:${partition}:${message.offset}`;
-            if (!handled.has(key)) {
-              const headers: Record<string, string> = {};
-              for (const [k, v] of Object.entries(message.headers ?? {})) if (v !== undefined) headers[k] = v.toString();
-              out.push(recordOf({
-                ref: `kafka:${key}`, kind: 'kafka', dlq: topic, route: headers['x-original-source'] ?? topic.replace(/\.dlq$/, ''),
-                body: message.value ?? Buffer.alloc(0), headers, deadLetteredAt: Number(message.timestamp),
-              }));
-            }
-            if (BigInt(message.offset) + 1n >= (ends.get(topic)?.get(partition) ?? 0n)) pending.delete(`${topic}:${partition}`);
-            if (pending.size === 0) {
-              clearTimeout(timer);
-              resolve();
-            }
-          },
-        }).catch(reject);
-      });
-    } finally {
-      await consumer.disconnect();
-    }
-    return out;
   }
 
   async publish(records: ReadonlyArray<DeadLetterRecord>, bodies?: ReadonlyMap<string, Buffer>): Promise<void> {

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { AMQP_URL, TestBroker, uniqueTopology } from '../helpers/amqp.ts';
 import { createTestDatabase, eventually, queryRows } from '../helpers/db.ts';
-import { createTopic, KAFKA_BROKERS, produce } from '../helpers/kafka.ts';
+import { createTopic, deleteRecordsBefore, dropKafkaLeftovers, endOffsets, groupIds, groupsMadeBy, KAFKA_BROKERS, produce, produceAborted } from '../helpers/kafka.ts';
 import { MQTT_URL, mqttPublish } from '../helpers/mqtt.ts';
 import { NATS_URL, TestNats, uniqueNatsNames } from '../helpers/nats.ts';
 import { WorkerProcess } from '../helpers/worker.ts';
@@ -162,5 +162,75 @@ describe('dead letters on every broker: ingestd dlq and the retry worker', () =>
     assert.equal((await queryRows(mqttRun.db.url, 'SELECT 1 FROM ingestd_dead_letters')).length, 0);
     assert.equal(await mqttRun.worker.kill('SIGTERM'), 0);
     void db;
+  });
+
+  /** energy-meter bound to Kafka, on topics, group and client id of its own (removed at the end). */
+  const kafkaMeterEnv = (extra: Record<string, string> = {}) => {
+    const s = randomBytes(4).toString('hex');
+    cleanups.push(() => dropKafkaLeftovers(`t.${s}.group`, `t.${s}.`));
+    return {
+      KAFKA_BROKERS: KAFKA_BROKERS.join(','), KAFKA_TOPIC: `t.${s}.meters`, KAFKA_GROUP_ID: `t.${s}.group`, KAFKA_CLIENT_ID: `t-${s}`,
+      DOMAINS_ENABLED: 'energy-meter', ENERGY_METER_SOURCE: 'kafka', ...extra,
+    };
+  };
+
+  test('Kafka: dlq commands and the retry worker\'s scans leave no consumer group behind', async () => {
+    const before = await groupIds();
+    const env = kafkaMeterEnv({ DLQ_MAX_RETRIES: '2', DLQ_RETRY_DELAY: '200ms', DLQ_RETRY_INTERVAL: '300ms' });
+    const topic = env.KAFKA_TOPIC;
+    const { db, dir, worker, cli } = await setup(18_991, env);
+    worker.start();
+    await worker.waitReady();
+    await produce(topic, [
+      { key: 'a', body: Buffer.from('{"request_id": "broken') },
+      { key: 'b', body: Buffer.from(meter('no-fp').replace('"client_fingerprint":"meter-A",', '')) },
+      { key: 'c', body: Buffer.from(meter('poison-k', 'bad\u0000name')) },
+    ]);
+    // Retried twice, then exhausted: the retry worker read the dead-letter topic in three scans at least.
+    await eventually(async () => (await queryRows(db.url, 'SELECT 1 FROM exhausted_events')).length === 1, 60_000, 'poison exhausted');
+    assert.match((await worker.http('/metrics')).body, /stream_dlq_retries_total\{source="kafka"\} 2/);
+
+    const list = await cli('list', '--source', 'kafka');
+    assert.equal(list.code, 0, list.err);
+    assert.match(list.out, /: 2 dead letters \(2 structural, 0 poison\)/);
+    const broken = /^ {2}(kafka:\S+).*\n.*not JSON/im.exec(list.out)?.[1];
+    assert.ok(broken !== undefined, list.out);
+    assert.match((await cli('show', broken)).out, /body \(22 bytes\):\n\{"request_id": "broken/);
+    const fixed = join(dir, 'fixed.json');
+    await writeFile(fixed, meter('fixed-k'));
+    assert.match((await cli('replay', broken, '--body', fixed)).out, /kafka: replayed 1 dead letter\n/);
+    await eventually(async () => (await queryRows(db.url, "SELECT 1 FROM meter_readings_raw WHERE message_id = 'fixed-k'")).length === 1, 20_000, 'fixed message stored');
+    assert.match((await cli('purge', '--all', '--yes', '--source', 'kafka')).out, /kafka: purged 1/);
+    assert.match((await cli('list', '--json')).out, /^\[\]\n$/);
+    assert.match((await cli('exhausted', 'list')).out, /1 dead letters/);
+    assert.equal(await worker.kill('SIGTERM'), 0);
+
+    // Only the worker's own group is new, with offsets on the topic it consumes and none on its dead letters.
+    assert.deepEqual(await groupsMadeBy(before, env.KAFKA_CLIENT_ID, [topic, `${topic}.dlq`]), [{ groupId: env.KAFKA_GROUP_ID, topics: [topic] }]);
+  });
+
+  test('Kafka: a scan reads from each partition\'s log start to its end and finishes past deleted records, an aborted transaction and empty partitions', async () => {
+    const env = kafkaMeterEnv({ DLQ_RETRY_ENABLED: 'false' });
+    const dlqTopic = `${env.KAFKA_TOPIC}.dlq`;
+    const { worker, cli } = await setup(18_992, env);
+    worker.start();
+    await worker.waitReady();
+    await produce(env.KAFKA_TOPIC, ['a', 'b', 'c'].map((key) => ({ key, body: Buffer.from(`not json ${key}`) })));
+    await eventually(async () => /: 3 dead letters/.test((await cli('list', '--source', 'kafka')).out), 30_000, 'three dead letters');
+    assert.equal(await worker.kill('SIGTERM'), 0);
+
+    // Three dead letters, four partitions (the test broker's num.partitions): one at least is empty.
+    // Retention takes the first dead letter of the fullest partition; an aborted transaction ends another.
+    const ends = [...(await endOffsets(dlqTopic))].sort((x, y) => y[1] - x[1]);
+    assert.ok(ends.some(([, end]) => end === 0), 'a partition without dead letters');
+    await deleteRecordsBefore(dlqTopic, ends[0]![0], 1);
+    await produceAborted(dlqTopic, ends[1]![0], Buffer.from('aborted'));
+    const started = Date.now();
+    const list = await cli('list', '--source', 'kafka', '--json');
+    assert.equal(list.code, 0, list.err);
+    const bodies = (JSON.parse(list.out) as Array<{ body: string }>).map((r) => Buffer.from(r.body, 'base64').toString()).sort();
+    assert.equal(bodies.length, 2, list.out);
+    assert.ok(bodies.every((b) => b.startsWith('not json ')), list.out);
+    assert.ok(Date.now() - started < 20_000, `the scan took ${Date.now() - started} ms`);
   });
 });
