@@ -13,7 +13,7 @@ import { loadDomain, type LoadDomain } from '../../src/cli/load/generators.ts';
 import { kafkaTransport } from '../../src/cli/load/kafka.ts';
 import { natsTransport } from '../../src/cli/load/nats.ts';
 import { declareTopology } from '../../src/sources/amqp/topology.ts';
-import { ensureStream } from '../../src/sources/nats/source.ts';
+import { ensureStream } from '../../src/sources/nats/streams.ts';
 import { benchConfig } from '../lib.ts';
 import { AMQP_URL, hex, KAFKA_BROKERS, MQTT_SESSION_OPTIONS, MQTT_URL, NATS_URL, using, type E2eDomain, type SourceName } from './common.ts';
 import type { RawSpec } from './raw-consume.ts';
@@ -153,13 +153,13 @@ export function natsRig(scratch: Scratch): Rig {
   const subject = `e2e.${s}.raw`;
   const outputs = [`e2e.${s}.aggregates`, `e2e.${s}.alerts`];
   const env = {
-    DOMAINS_ENABLED: 'grid-telemetry', GRID_TELEMETRY_SOURCE: 'nats', NATS_URL, NATS_STREAM: stream, NATS_DLQ_STREAM: `${stream}_DLQ`,
+    DOMAINS_ENABLED: 'grid-telemetry', GRID_TELEMETRY_SOURCE: 'nats', NATS_URL, NATS_STREAM: stream, NATS_DLQ_STREAM: `${stream}_DLQ`, NATS_OUTPUT_STREAM: `${stream}_OUT`,
     NATS_DURABLE: `e2e_${s}`, KAFKA_TOPIC: subject, GRID_AGGREGATES_TOPIC: outputs[0]!, GRID_ALERTS_TOPIC: outputs[1]!,
   };
   let rawConsumers = 0;
-  scratch.defer(`nats streams ${stream}, ${stream}_DLQ`, () => withNats(async (nc) => {
+  scratch.defer(`nats streams ${stream}, ${stream}_DLQ, ${stream}_OUT`, () => withNats(async (nc) => {
     const jsm = await jetstreamManager(nc);
-    for (const name of [stream, `${stream}_DLQ`]) await jsm.streams.delete(name).catch(() => undefined);
+    for (const name of [stream, `${stream}_DLQ`, `${stream}_OUT`]) await jsm.streams.delete(name).catch(() => undefined);
   }));
   // The load command's NATS transport, for a domain it does not route to NATS itself.
   const gridOnNats: LoadDomain = { ...loadDomain('grid-telemetry'), routes: { nats: { subject } } };
@@ -170,9 +170,10 @@ export function natsRig(scratch: Scratch): Rig {
     idSql: gridIdSql,
     env,
     limitName: '@nats-io/jetstream raw pull (fetch + ack)',
-    // The worker's stream (it adds what is missing), also capturing its outputs so they can be published.
+    // The input stream, so that the backlog can be loaded before the worker starts; the worker
+    // declares its output stream itself.
     prepare: () => withNats(async (nc) => {
-      await ensureStream(await jetstreamManager(nc), stream, [subject, ...outputs]);
+      await ensureStream(await jetstreamManager(nc), stream, [subject]);
     }),
     // The transport sends each id as Nats-Msg-Id; a garbled grid message carries the id of the
     // reading after it, so JetStream's duplicate window would drop that reading: no id for those.

@@ -33,6 +33,8 @@ export function registerCheckConfig(program: Command): void {
           ? { queue: config.rabbitmq.ingestQueue, exchange: config.rabbitmq.ingestExchange, prefetch: config.rabbitmq.prefetch, dlq: config.rabbitmq.dlqQueue, output_exchange: config.rabbitmq.workerExchange }
           : {}),
         ...(p.source === 'kafka' ? { brokers: config.kafka.brokers, group: config.kafka.groupId } : {}),
+        outputs: p.outputs.map((o) => o.name),
+        ...(p.source === 'nats' ? { output_stream: config.nats.outputStream } : {}),
       }));
       const resolved = {
         database: redactUrl(config.database.url),
@@ -60,6 +62,10 @@ export function registerCheckConfig(program: Command): void {
         for (const d of p.domains) {
           const extra = 'sub_domains' in d ? ` [sub-domains ${(d.sub_domains ?? []).join(', ')}; tables in schema ${d.schema}; windows ${(d.windows_s ?? []).join(', ')} s]` : '';
           process.stdout.write(`            → ${d.domain} ← ${d.routes.join(', ')}${extra}\n`);
+        }
+        if (p.outputs.length > 0) {
+          const stream = 'output_stream' in p ? ` (in their stream, or ${p.output_stream})` : '';
+          process.stdout.write(`            ⇒ ${p.outputs.join(', ')}${stream}\n`);
         }
       }
     });

@@ -61,6 +61,11 @@ export interface NatsSettings {
   readonly stream: string;
   /** Stream of the dead letters, on `dlq.` + each consumed subject. */
   readonly dlqStream: string;
+  /** Stream that captures the output subjects no other stream captures (created if missing). */
+  readonly outputStream: string;
+  /** Retention of the output stream: message age in ms and size in bytes (0 = no limit). */
+  readonly outputMaxAgeMs: number;
+  readonly outputMaxBytes: number;
   /** Prefix of the durable consumer names (one per subject filter). */
   readonly durable: string;
   readonly ackWaitMs: number;
@@ -127,6 +132,8 @@ export interface Config {
   /** Read API: bearer tokens and their tenants (none: open), and the tenant of domains whose messages carry none. */
   readonly api: { readonly tokens: ReadonlyArray<{ readonly tenant: string; readonly token: string }>; readonly defaultTenant: string };
   readonly retry: { readonly initialMs: number; readonly maxMs: number };
+  /** An outbox relay failing for longer than this makes the worker unready. */
+  readonly outboxStallMs: number;
   readonly dlqRetry: RetrySettings;
 }
 
@@ -231,6 +238,9 @@ export function loadConfig(env: Env): { config: Config; problems: string[] } {
     tls: natsTls ?? (natsServers.tlsRequired ? { ca: undefined, cert: undefined, key: undefined } : undefined),
     stream: r.string('NATS_STREAM', 'MESSAGE_EVENTS'),
     dlqStream: r.string('NATS_DLQ_STREAM', 'MESSAGE_EVENTS_DLQ'),
+    outputStream: r.string('NATS_OUTPUT_STREAM', 'INGESTD_OUTPUTS'),
+    outputMaxAgeMs: r.duration('NATS_OUTPUT_MAX_AGE', 7 * 86_400_000, 's'),
+    outputMaxBytes: r.int('NATS_OUTPUT_MAX_BYTES', 1 << 30, 0),
     durable: r.string('NATS_DURABLE', 'ingestd'),
     ackWaitMs: r.duration('NATS_ACK_WAIT', 30_000, 's'),
     maxDeliver: r.int('NATS_MAX_DELIVER', 20, -1, 1_000_000),
@@ -321,6 +331,7 @@ export function loadConfig(env: Env): { config: Config; problems: string[] } {
       initialMs: r.duration('RETRY_INITIAL', 200, 'ms'),
       maxMs: r.duration('RETRY_MAX', 10_000, 'ms'),
     },
+    outboxStallMs: r.duration('OUTBOX_STALL_TIMEOUT', 60_000, 's'),
   };
   if (config.energyMeter.spike.minHistory > config.energyMeter.spike.window) {
     r.problem('SPIKE_MIN_HISTORY: cannot exceed SPIKE_WINDOW (the history holds at most SPIKE_WINDOW values)');

@@ -5,6 +5,7 @@
  */
 import type { DomainPlugin } from '../domains/types.ts';
 import { routeMatches, type SourceKind } from '../sources/kinds.ts';
+import type { OutputDestination } from '../sources/types.ts';
 import type { Config } from './index.ts';
 
 export interface DomainBinding {
@@ -20,6 +21,8 @@ export interface PipelinePlan {
   readonly subscription: ReadonlyArray<string>;
   /** What the broker must capture (JetStream stream subjects): the subscription, or wider. */
   readonly capture: ReadonlyArray<string>;
+  /** Where the bound domains publish: declared at start by the source's publisher. */
+  readonly outputs: ReadonlyArray<OutputDestination>;
 }
 
 /** The domain a route goes to: the one that registered it, else the source's single catch-all domain. */
@@ -33,11 +36,15 @@ export function routeOwner(plan: PipelinePlan, route: string): string | undefine
 export function planPipelines(config: Config, plugins: ReadonlyArray<DomainPlugin>, problems: string[]): PipelinePlan[] {
   const bySource = new Map<SourceKind, DomainBinding[]>();
   const captures = new Map<SourceKind, string[]>();
+  const outputs = new Map<SourceKind, Map<string, OutputDestination>>();
   for (const p of plugins) {
     const source = config.sources[p.name] ?? p.defaultSource;
     const routes = [...p.routes(config, source)];
     bySource.set(source, [...(bySource.get(source) ?? []), { domain: p.name, routes, catchAll: p.catchAll }]);
     captures.set(source, [...new Set([...(captures.get(source) ?? []), ...(p.capture?.(config) ?? routes)])]);
+    const out = outputs.get(source) ?? new Map<string, OutputDestination>();
+    for (const o of p.outputs(config, source)) if (!out.has(o.name)) out.set(o.name, o);
+    outputs.set(source, out);
   }
   const plans: PipelinePlan[] = [];
   for (const [source, domains] of bySource) {
@@ -52,7 +59,9 @@ export function planPipelines(config: Config, plugins: ReadonlyArray<DomainPlugi
     const own = [...claimed.keys()];
     const override = source === 'kafka' ? config.kafka.topics : source === 'mqtt' ? config.mqtt.topics : undefined;
     const variable = source === 'kafka' ? 'KAFKA_TOPICS' : 'MQTT_TOPICS';
-    const plan: PipelinePlan = { source, domains, subscription: override ?? own, capture: override ?? captures.get(source) ?? own };
+    const plan: PipelinePlan = {
+      source, domains, subscription: override ?? own, capture: override ?? captures.get(source) ?? own, outputs: [...(outputs.get(source)?.values() ?? [])],
+    };
     if (override !== undefined) {
       for (const topic of override) {
         if (routeOwner(plan, topic) === undefined) {

@@ -4,7 +4,7 @@ import type { Config } from '../config/index.ts';
 import type { Logger } from '../runtime/logger.ts';
 import type { Metrics } from '../runtime/metrics.ts';
 import type { SourceKind } from '../sources/kinds.ts';
-import type { Delivery, OutboundMessage } from '../sources/types.ts';
+import type { Delivery, OutboundMessage, OutputDestination } from '../sources/types.ts';
 
 /** A delivery that decoded cleanly, with the stable id it is deduplicated on. */
 export interface Decoded<M> {
@@ -81,6 +81,11 @@ export interface DomainPlugin {
   readonly parts?: ReadonlyArray<string>;
   /** Topics / routing keys / subjects the domain consumes when bound to `source`. */
   routes(config: Config, source: SourceKind): ReadonlyArray<string>;
+  /**
+   * Where its derived messages go when bound to `source` (topics, subjects, exchanges): the
+   * worker declares them at start, as it does its inputs, so no output waits on an operator.
+   */
+  outputs(config: Config, source: SourceKind): ReadonlyArray<OutputDestination>;
   /** What the broker must capture for the domain when wider than its routes (JetStream stream subjects). */
   capture?(config: Config): ReadonlyArray<string>;
   /**

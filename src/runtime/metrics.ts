@@ -77,6 +77,17 @@ export function createMetrics() {
       help: 'Outbox rows (one per committed batch and publisher) waiting to be published',
       registers: [registry],
     }),
+    outboxOldest: new Gauge({
+      name: 'stream_outbox_oldest_seconds',
+      help: 'Age of the oldest outbox row waiting to be published (0 when none)',
+      registers: [registry],
+    }),
+    outboxFailures: new Counter({
+      name: 'stream_outbox_publish_failures_total',
+      help: 'Outbox publish attempts that failed (the rows stay and are retried), by publisher',
+      labelNames: ['publisher'],
+      registers: [registry],
+    }),
     dbWrite: new Histogram({
       name: 'db_write_latency_ms',
       help: 'Unit of work (one transaction per batch) duration in milliseconds',

@@ -3,6 +3,7 @@ import type { Decoded, DomainHandler, ApplyStats } from '../domains/types.ts';
 import type { Checkpoint, DeadLetter, DeadLetterTarget, Delivery, DeliveryBatch, OutboundMessage, Source } from '../sources/types.ts';
 import { uuidV5 } from '../lib/ids.ts';
 import { writeCheckpoints } from '../sinks/postgres/checkpoints.ts';
+import { insertDeadLetters, type DeadLetterRow } from '../sinks/postgres/dead-letters.ts';
 import { deadLetterHeaders } from './dead-letter.ts';
 import { classifyDbError } from '../sinks/postgres/classify.ts';
 import { inTransaction } from '../sinks/postgres/pool.ts';
@@ -32,20 +33,29 @@ export interface PipelineOptions {
 
 interface Extras {
   readonly checkpoints: ReadonlyArray<Checkpoint>;
-  readonly deadLetters: ReadonlyArray<{ publisher: string; message: OutboundMessage }>;
+  /** Dead letters the outbox relay publishes (Kafka's DLQ topics). */
+  readonly outbox: ReadonlyArray<{ publisher: string; message: OutboundMessage }>;
+  /** Dead letters stored as rows (brokers without a DLQ). */
+  readonly rows: ReadonlyArray<DeadLetterRow>;
 }
 
-/** Dead letters as outbox messages: the original bytes, its headers plus the error headers. */
-function deadLetterMessages(
+/** Each dead letter where its source sends it: the original bytes, its headers plus the error headers. */
+function deadLettersFor(
   deliveries: ReadonlyArray<Delivery>,
   dead: ReadonlyArray<DeadLetter>,
   target: (d: Delivery) => DeadLetterTarget,
-): Array<{ publisher: string; message: OutboundMessage }> {
-  return dead.map(({ index, error }) => {
+): Pick<Extras, 'outbox' | 'rows'> {
+  const outbox: Array<{ publisher: string; message: OutboundMessage }> = [];
+  const rows: DeadLetterRow[] = [];
+  for (const { index, error } of dead) {
     const d = deliveries[index]!;
     const t = target(d);
+    if (t.kind === 'table') {
+      rows.push({ source: t.source, route: d.route, body: d.body, headers: deadLetterHeaders(d, error), errorClass: error.errorClass, errorCode: error.code, reason: error.message });
+      continue;
+    }
     const where = d.origin.partition === undefined ? (d.id ?? String(index)) : `${d.origin.partition}/${d.origin.offset ?? ''}`;
-    return {
+    outbox.push({
       publisher: t.publisher,
       message: {
         id: uuidV5(`dead-letter:${d.route}:${where}`),
@@ -56,8 +66,9 @@ function deadLetterMessages(
         headers: { ...d.headers, ...deadLetterHeaders(d, error) },
         kind: 'dead-letter',
       },
-    };
-  });
+    });
+  }
+  return { outbox, rows };
 }
 
 function groupByPublisher(letters: ReadonlyArray<{ publisher: string; message: OutboundMessage }>): Map<string, OutboundMessage[]> {
@@ -82,6 +93,8 @@ interface Item {
  */
 export class Pipeline {
   readonly #o: PipelineOptions;
+  /** Resolves when the transactions of the last batch taken have finished (orderedCommits). */
+  #lastCommit: Promise<void> = Promise.resolve();
 
   constructor(options: PipelineOptions) {
     this.#o = options;
@@ -119,14 +132,18 @@ export class Pipeline {
   /** Processes and settles one batch (exported for tests and the file source). */
   async process(batch: DeliveryBatch, signal: AbortSignal): Promise<void> {
     const { items, dead } = this.#decode(batch.deliveries);
+    const turn = this.#takeTurn();
     let poisoned: DeadLetter[] | 'aborted';
     try {
+      await turn.ready;
       poisoned = await this.#commitAll(items, this.#extrasFor(batch, dead), signal);
     } catch (err) {
       // Nothing committed: hand the batch back (redelivered later) so that a source which
       // settles in order is not left waiting for it, then let the error stop the pipeline.
       await batch.settle({ kind: 'release' }).catch(() => undefined);
       throw err;
+    } finally {
+      turn.done();
     }
     if (poisoned === 'aborted') {
       await batch.settle({ kind: 'release' });
@@ -135,6 +152,15 @@ export class Pipeline {
     const deadLetter = [...dead, ...poisoned].sort((a, b) => a.index - b.index);
     await batch.settle({ kind: 'ack', deadLetter });
     this.#countSettled(batch.deliveries, items, deadLetter);
+  }
+
+  /** When this batch's transactions may start, and the call that lets the next batch's start. */
+  #takeTurn(): { ready: Promise<void>; done: () => void } {
+    if (this.#o.source.orderedCommits !== true) return { ready: Promise.resolve(), done: () => undefined };
+    const ready = this.#lastCommit;
+    let done!: () => void;
+    this.#lastCommit = new Promise<void>((resolve) => (done = resolve));
+    return { ready, done };
   }
 
   #decode(deliveries: ReadonlyArray<Delivery>): { items: Item[]; dead: DeadLetter[] } {
@@ -166,14 +192,14 @@ export class Pipeline {
 
   /**
    * What must commit with the batch besides its data: checkpoints, and the dead letters of
-   * sources that route them through the outbox. Undefined when there is nothing.
+   * sources that commit them with the batch (outbox or table). Undefined when there is nothing.
    */
   #extrasFor(batch: DeliveryBatch, dead: ReadonlyArray<DeadLetter>): ((poisoned: ReadonlyArray<DeadLetter>) => Extras) | undefined {
     const target = this.#o.source.deadLetterTarget?.bind(this.#o.source);
     if (batch.checkpoints === undefined && target === undefined) return undefined;
     return (poisoned) => ({
       checkpoints: batch.checkpoints ?? [],
-      deadLetters: target === undefined ? [] : deadLetterMessages(batch.deliveries, [...dead, ...poisoned], target),
+      ...(target === undefined ? { outbox: [], rows: [] } : deadLettersFor(batch.deliveries, [...dead, ...poisoned], target)),
     });
   }
 
@@ -261,8 +287,9 @@ export class Pipeline {
       if (publish) await writeOutbox(tx, this.#o.publisher!, outbound);
       let wroteDeadLetters = false;
       if (extras !== undefined) {
-        for (const [publisher, messages] of groupByPublisher(extras.deadLetters)) await writeOutbox(tx, publisher, messages);
-        wroteDeadLetters = extras.deadLetters.length > 0;
+        for (const [publisher, messages] of groupByPublisher(extras.outbox)) await writeOutbox(tx, publisher, messages);
+        wroteDeadLetters = extras.outbox.length > 0;
+        await insertDeadLetters(tx, extras.rows);
         await writeCheckpoints(tx, extras.checkpoints);
       }
       return { out, wroteOutbox: publish || wroteDeadLetters };

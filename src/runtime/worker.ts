@@ -99,7 +99,7 @@ export async function startWorker(config: Config, log: Logger, runtime: WorkerRu
   const sources: Source[] = [];
   const pipelines: Pipeline[] = [];
   const handlers: DomainHandler[] = [];
-  const relay = new OutboxRelay({ pool, publishers, metrics, readiness, log: log.child({ component: 'outbox' }), retry: config.retry });
+  const relay = new OutboxRelay({ pool, publishers, metrics, readiness, log: log.child({ component: 'outbox' }), retry: config.retry, stallMs: config.outboxStallMs });
   const tasks = new TaskRunner({ pool, metrics, log: log.child({ component: 'tasks' }), onOutbox: () => relay.poke() });
 
   // One source and one pipeline per broker kind (config.pipelines); deliveries are routed to
@@ -119,7 +119,7 @@ export async function startWorker(config: Config, log: Logger, runtime: WorkerRu
     }
     const source = overrides.source?.(kind, plan.subscription) ?? SOURCE_KINDS[kind]?.({ ...ctx, pool, metrics, routes: plan.subscription, capture: plan.capture });
     if (source === undefined) throw new Error(`source "${kind}" (for ${kindHandlers.map((h) => h.name).join(', ')}) is not available`);
-    const publisher = overrides.publisher ?? PUBLISHER_KINDS[kind]?.(ctx);
+    const publisher = overrides.publisher ?? PUBLISHER_KINDS[kind]?.({ ...ctx, outputs: plan.outputs });
     if (publisher === undefined) throw new Error(`publisher "${kind}" is not available`);
     if (!publishers.has(publisher.kind)) publishers.set(publisher.kind, publisher);
     for (const h of kindHandlers) tasks.add(h, publisher.kind);

@@ -11,7 +11,7 @@ import { MqttPublisher } from './mqtt/publisher.ts';
 import { MqttSource } from './mqtt/source.ts';
 import { NatsPublisher } from './nats/publisher.ts';
 import { NatsSource } from './nats/source.ts';
-import type { Publisher, Source } from './types.ts';
+import type { OutputDestination, Publisher, Source } from './types.ts';
 
 export interface SourceContext {
   readonly config: Config;
@@ -37,19 +37,26 @@ export const SOURCE_KINDS: Readonly<Record<string, (ctx: SourceContext) => Sourc
     new KafkaSource({ settings: config.kafka, kafka: createKafka(config.kafka, log, 'consumer'), topics: routes, pool, log: log.child({ source: 'kafka' }), metrics }),
   nats: ({ config, log, routes, capture }) =>
     new NatsSource({ settings: config.nats, subjects: routes, streamSubjects: capture, log: log.child({ source: 'nats' }), maxBatch: config.batchSize }),
-  mqtt: ({ config, log, pool, routes }) =>
-    new MqttSource({ settings: config.mqtt, topics: routes, log: log.child({ source: 'mqtt' }), pool, maxBatch: config.batchSize }),
+  mqtt: ({ config, log, routes }) =>
+    new MqttSource({ settings: config.mqtt, topics: routes, log: log.child({ source: 'mqtt' }), maxBatch: config.batchSize }),
 };
 
-export const PUBLISHER_KINDS: Readonly<Record<string, (ctx: Pick<SourceContext, 'config' | 'log'>) => Publisher>> = {
-  amqp: ({ config, log }) =>
+export interface PublisherContext {
+  readonly config: Config;
+  readonly log: Logger;
+  /** Destinations the bound domains publish to: declared at start (topics, streams, exchanges). */
+  readonly outputs: ReadonlyArray<OutputDestination>;
+}
+
+export const PUBLISHER_KINDS: Readonly<Record<string, (ctx: PublisherContext) => Publisher>> = {
+  amqp: ({ config, log, outputs }) =>
     new AmqpPublisher({
       url: config.rabbitmq.url,
       tls: config.rabbitmq.tls,
-      exchanges: [config.rabbitmq.workerExchange],
+      exchanges: outputs.map((o) => o.name),
       log: log.child({ publisher: 'amqp' }),
     }),
-  kafka: ({ config, log }) => new KafkaPublisher(createKafka(config.kafka, log, 'producer')),
-  nats: ({ config, log }) => new NatsPublisher(config.nats, log.child({ publisher: 'nats' })),
+  kafka: ({ config, log, outputs }) => new KafkaPublisher(createKafka(config.kafka, log, 'producer'), outputs),
+  nats: ({ config, log, outputs }) => new NatsPublisher(config.nats, outputs, log.child({ publisher: 'nats' })),
   mqtt: ({ config, log }) => new MqttPublisher(config.mqtt, log.child({ publisher: 'mqtt' })),
 };

@@ -54,12 +54,12 @@ export interface SourceStatus {
   readonly detail?: string;
 }
 
-/** Where a dead letter is published when it must commit with the data (see Source). */
-export interface DeadLetterTarget {
-  readonly publisher: string;
-  readonly destination: string;
-  readonly key: string;
-}
+/** Where a dead letter goes; it commits in the transaction of its batch (see Source). */
+export type DeadLetterTarget =
+  /** Published by the outbox relay (Kafka: `<topic>.dlq`). */
+  | { readonly kind: 'outbox'; readonly publisher: string; readonly destination: string; readonly key: string }
+  /** A row of `ingestd_dead_letters`, for brokers that have no dead-letter queue (MQTT). */
+  | { readonly kind: 'table'; readonly source: string };
 
 export interface Source {
   readonly name: string;
@@ -71,9 +71,17 @@ export interface Source {
    */
   readonly concurrency?: number;
   /**
-   * Set by sources whose positions are stored in the database (Kafka): dead letters then go
-   * through the outbox in the same transaction as the checkpoint, so a crash can neither
-   * lose one nor skip past it. Without it, the source dead-letters at settle.
+   * Set when concurrent batches can hold messages of one key (a queue has no partitions): their
+   * transactions then run one at a time, in the order the batches were handed out, so per-key
+   * state (baselines, histories, rules) sees each key's messages in delivery order. Decoding
+   * and settling still overlap with the other batch's transaction.
+   */
+  readonly orderedCommits?: boolean;
+  /**
+   * Set by sources whose dead letters must commit with the batch: Kafka (its positions are
+   * stored in the database, so a dead letter settled later could be skipped past) and MQTT
+   * (no dead-letter queue: the database is its DLQ). They are written in the batch's own
+   * transaction, retried with it. Without it, the source dead-letters at settle.
    */
   deadLetterTarget?(delivery: Delivery): DeadLetterTarget;
   start(): Promise<void>;
@@ -82,6 +90,16 @@ export interface Source {
   status(): SourceStatus;
   close(): Promise<void>;
 }
+
+/** A destination derived messages are published to, and the variable that names it (for errors). */
+export interface OutputDestination {
+  readonly name: string;
+  readonly variable?: string;
+}
+
+/** `"name" (VARIABLE)`, for errors that an operator fixes by setting or granting something. */
+export const describeOutputs = (outputs: ReadonlyArray<OutputDestination>): string =>
+  outputs.map((o) => (o.variable === undefined ? `"${o.name}"` : `"${o.name}" (${o.variable})`)).join(', ');
 
 /** Output side: publishes derived messages with broker confirms. */
 export interface OutboundMessage {

@@ -29,7 +29,7 @@ export interface SourceRig {
   workerEnv(i: number): Record<string, string>;
   /** Where `ingestd load` publishes. */
   readonly load: { broker: string; topic: string; exchange?: string; partitions?: number; declare: boolean };
-  /** Creates what an operator creates before the worker starts (Kafka topic, JetStream output stream). */
+  /** Creates what an operator creates before the worker starts (the Kafka input topic). */
   prepare(): Promise<void>;
   /** Stops the broker (gracefully), waits `downMs`, starts it again. */
   restartBroker(downMs: number): Promise<void>;
@@ -120,11 +120,10 @@ export function createRig(name: SourceName): SourceRig {
       };
       return {
         name,
-        env: { ...common, ...names, NATS_URL, NATS_ACK_WAIT: '10s' },
+        env: { ...common, ...names, NATS_OUTPUT_STREAM: outputs, NATS_URL, NATS_ACK_WAIT: '10s' },
         workerEnv: () => ({}),
-        load: { broker: NATS_URL, topic, declare: false }, // the worker creates the stream
-        // The worker publishes aggregates and alerts to JetStream: a stream must capture them.
-        prepare: () => withJsm(async (jsm) => void (await jsm.streams.add({ name: outputs, subjects: [common.GRID_AGGREGATES_TOPIC, common.GRID_ALERTS_TOPIC] }))),
+        load: { broker: NATS_URL, topic, declare: false }, // the worker creates the streams, its outputs' too
+        prepare: async () => undefined,
         async restartBroker(downMs) {
           await terminate('-x', 'nats-server');
           await sleep(downMs);

@@ -2,7 +2,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import mqtt from 'mqtt';
-import pg from 'pg';
 import { createLogger } from '../../src/runtime/logger.ts';
 import { MqttSource } from '../../src/sources/mqtt/source.ts';
 import { MQTT_URL, mqttPublish } from '../helpers/mqtt.ts';
@@ -21,10 +20,9 @@ test('MQTT source: a queued backlog never fills the buffer past MQTT_RECEIVE_MAX
   await setup.endAsync();
   await mqttPublish(Array.from({ length: total }, (_, i) => ({ topic, body: Buffer.from(String(i)) })));
 
-  const pool = new pg.Pool({ connectionString: 'postgres://127.0.0.1:1/unused', max: 1 }); // no dead letters here: never used
   const source = new MqttSource({
     settings: { url: MQTT_URL, clientId, topics: [topic], receiveMaximum, sessionExpirySeconds: 300, tls: undefined, shareGroup: undefined },
-    topics: [topic], log: createLogger({ service: 'test', level: 'silent' }), pool, maxBatch: 1000,
+    topics: [topic], log: createLogger({ service: 'test', level: 'silent' }), maxBatch: 1000,
   });
   const abort = new AbortController();
   try {
@@ -48,7 +46,6 @@ test('MQTT source: a queued backlog never fills the buffer past MQTT_RECEIVE_MAX
   } finally {
     abort.abort();
     await source.close();
-    await pool.end();
     const cleanup = await mqtt.connectAsync(MQTT_URL, { clientId, clean: true, protocolVersion: 5 });
     await cleanup.endAsync();
   }

@@ -9,7 +9,7 @@ import { EnvReader } from '../../config/env.ts';
 import { parseNatsServers } from '../../config/tls.ts';
 import { redactText, redactUrl } from '../../runtime/redact.ts';
 import { natsConnectOptions } from '../../sources/nats/connection.ts';
-import { ensureStream } from '../../sources/nats/source.ts';
+import { ensureStream } from '../../sources/nats/streams.ts';
 import { OptionError, parseUrl } from '../options.ts';
 import type { LoadMessage } from './generators.ts';
 import { awaitedSender, type Connection, type OpenOptions, type PreparedTransport, type Transport } from './transport.ts';

@@ -114,6 +114,9 @@ export const analytics: DomainPlugin = {
   defaultSource: 'kafka',
   parts: SUB_DOMAINS.map((d) => d.name),
   routes: (config) => SUB_DOMAINS.filter((d) => config.analytics.subDomains.includes(d.name)).map((d) => config.analytics.topicPrefix + d.topic),
+  outputs: (config, source) => [source === 'amqp'
+    ? { name: config.rabbitmq.workerExchange, variable: 'RABBITMQ_WORKER_EXCHANGE' }
+    : { name: config.analytics.anomalyTopic, variable: 'ANALYTICS_ANOMALY_TOPIC' }],
   catchAll: false,
   create: ({ config, pool, log, source }): DomainHandler<AnalyticsMessage> => {
     const s = config.analytics;

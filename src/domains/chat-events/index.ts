@@ -74,6 +74,7 @@ export const chatEvents: DomainPlugin = {
   migrations: new URL('./sql/', import.meta.url),
   defaultSource: 'nats',
   routes: (config) => [chatFilter(config.chat.companyId)],
+  outputs: () => [],
   // The stream holds every company's events; a restricted deployment only filters.
   capture: () => ['v1.>'],
   catchAll: false,

@@ -47,6 +47,7 @@ export const energyMeter: DomainPlugin = {
   defaultSource: 'amqp',
   // On RabbitMQ the ingest routing key; elsewhere a topic or subject of the same name.
   routes: (config) => [config.rabbitmq.ingestRoutingKey],
+  outputs: (config) => [{ name: config.energyMeter.outputExchange, variable: 'RABBITMQ_WORKER_EXCHANGE' }],
   catchAll: true,
   create: ({ config, pool, log }) =>
     createEnergyMeterHandler(

@@ -130,6 +130,10 @@ export const gridTelemetry: DomainPlugin = {
   migrations: new URL('./sql/', import.meta.url),
   defaultSource: 'kafka',
   routes: (config) => [config.gridTelemetry.topics.input],
+  outputs: (config) => [
+    { name: config.gridTelemetry.topics.aggregates, variable: 'GRID_AGGREGATES_TOPIC' },
+    { name: config.gridTelemetry.topics.alerts, variable: 'GRID_ALERTS_TOPIC' },
+  ],
   catchAll: true,
   create: ({ config, pool, log, metrics }): DomainHandler<GridReading> => {
     const s = config.gridTelemetry;

@@ -101,6 +101,7 @@ export const smartGrid: DomainPlugin = {
   migrations: new URL('./sql/', import.meta.url),
   defaultSource: 'kafka',
   routes: (config) => [config.smartGrid.topics.input],
+  outputs: (config) => [{ name: config.smartGrid.topics.alerts, variable: 'SMART_GRID_ALERTS_TOPIC' }],
   catchAll: false,
   create: ({ config, pool, log, metrics }): DomainHandler<Transaction> => {
     const s = config.smartGrid;

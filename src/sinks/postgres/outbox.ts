@@ -33,6 +33,13 @@ export async function deleteOutbox(tx: PoolClient, ids: ReadonlyArray<string>): 
 }
 
 export async function countOutbox(client: { query: PoolClient['query'] }): Promise<number> {
-  const { rows } = await client.query<{ n: string }>('SELECT count(*) AS n FROM ingestd_outbox');
-  return Number(rows[0]?.n ?? 0);
+  return (await outboxBacklog(client)).rows;
+}
+
+/** Rows waiting, and how long the oldest has waited (0 when none). */
+export async function outboxBacklog(client: { query: PoolClient['query'] }): Promise<{ rows: number; oldestSeconds: number }> {
+  const { rows } = await client.query<{ n: string; oldest: number | null }>(
+    'SELECT count(*) AS n, extract(epoch FROM now() - min(created_at))::float8 AS oldest FROM ingestd_outbox',
+  );
+  return { rows: Number(rows[0]?.n ?? 0), oldestSeconds: Math.max(0, rows[0]?.oldest ?? 0) };
 }

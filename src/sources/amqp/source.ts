@@ -21,14 +21,16 @@ interface Held {
  * if that channel died meanwhile, the broker redelivers and the database dedupes.
  *
  * Two batches are in flight at once (each at most half the prefetch, so the broker keeps
- * sending while one commits): the next one decodes and writes while the previous one
- * commits. Settles still go out in delivery order, each after the one before it, because
+ * sending while one commits): the next one decodes while the previous one commits, and
+ * commits while the previous one settles. Their transactions run in delivery order (one
+ * queue mixes every key's messages), and settles too, each after the one before it, because
  * one multiple-ack covers everything delivered up to its tag.
  */
 export class AmqpSource implements Source {
   readonly name: string;
   readonly kind = 'amqp';
   readonly concurrency = 2;
+  readonly orderedCommits = true;
   readonly #s: RabbitMqSettings;
   readonly #log: Logger;
   readonly #maxBatch: number;

@@ -2,25 +2,41 @@ import type { Kafka, Producer } from 'kafkajs';
 import { Partitioners } from 'kafkajs';
 import { backoffDelay, sleep } from '../../runtime/backoff.ts';
 import { IngestError, errorMessage } from '../../runtime/errors.ts';
-import { outboundBytes, type OutboundMessage, type Publisher, type SourceStatus } from '../types.ts';
+import { describeOutputs, outboundBytes, type OutboundMessage, type OutputDestination, type Publisher, type SourceStatus } from '../types.ts';
 import { ensureTopics } from './client.ts';
+
+/** Broker answers to a topic creation that waiting will not change (ACLs, policies, names). */
+const REFUSALS = new Set([
+  'TOPIC_AUTHORIZATION_FAILED', 'CLUSTER_AUTHORIZATION_FAILED', 'INVALID_TOPIC_EXCEPTION', 'POLICY_VIOLATION',
+  'INVALID_REPLICATION_FACTOR', 'INVALID_PARTITIONS', 'INVALID_CONFIG',
+]);
+
+/** The kafkajs error types in `err` (an aggregate carries one per topic). */
+const errorTypes = (err: unknown): string[] => {
+  const e = err as { type?: string; errors?: unknown[] };
+  return [...(e.type === undefined ? [] : [e.type]), ...(e.errors ?? []).flatMap(errorTypes)];
+};
 
 /**
  * Outbox messages to topics with the idempotent producer (acks=all, one request in flight:
  * no duplicates or reordering from producer retries). Keys keep a meter on one partition.
+ * The output topics are created at start; one the broker refuses to create stops the worker
+ * with the variable that names it, rather than leaving its messages in the outbox.
  */
 export class KafkaPublisher implements Publisher {
   readonly name = 'kafka publisher';
   readonly kind = 'kafka';
   readonly #kafka: Kafka;
   readonly #producer: Producer;
+  readonly #outputs: ReadonlyArray<OutputDestination>;
   readonly #topics = new Set<string>();
   #connected = false;
   #closing = false;
   #lastError = 'not connected yet';
 
-  constructor(kafka: Kafka) {
+  constructor(kafka: Kafka, outputs: ReadonlyArray<OutputDestination> = []) {
     this.#kafka = kafka;
+    this.#outputs = outputs;
     this.#producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
     this.#producer.on(this.#producer.events.CONNECT, () => {
       this.#connected = true;
@@ -30,17 +46,29 @@ export class KafkaPublisher implements Publisher {
     });
   }
 
-  /** Connects, retrying in the background while the brokers are unreachable. */
+  /** Connects and creates the output topics, retrying in the background while the brokers are unreachable. */
   async start(): Promise<void> {
     for (let attempt = 0; !this.#closing; attempt++) {
       try {
         await this.#producer.connect();
+        await this.#ensure(this.#outputs.map((o) => o.name));
         return;
       } catch (err) {
+        if (errorTypes(err).some((t) => REFUSALS.has(t))) {
+          const hint = 'create them beforehand, or grant the worker the right to create topics';
+          throw new Error(`kafka: cannot create the output topics ${describeOutputs(this.#outputs)}: ${errorMessage(err)}; ${hint}`, { cause: err });
+        }
         this.#lastError = errorMessage(err);
         await sleep(backoffDelay(attempt, 500, 10_000));
       }
     }
+  }
+
+  async #ensure(topics: ReadonlyArray<string>): Promise<void> {
+    const unknown = topics.filter((t) => !this.#topics.has(t));
+    if (unknown.length === 0) return;
+    await ensureTopics(this.#kafka, unknown);
+    for (const t of unknown) this.#topics.add(t);
   }
 
   status(): SourceStatus {
@@ -51,11 +79,7 @@ export class KafkaPublisher implements Publisher {
     const byTopic = new Map<string, OutboundMessage[]>();
     for (const m of messages) byTopic.set(m.destination, [...(byTopic.get(m.destination) ?? []), m]);
     try {
-      const unknown = [...byTopic.keys()].filter((t) => !this.#topics.has(t));
-      if (unknown.length > 0) {
-        await ensureTopics(this.#kafka, unknown);
-        for (const t of unknown) this.#topics.add(t);
-      }
+      await this.#ensure([...byTopic.keys()]); // dead-letter topics, named by each input topic
       await this.#producer.sendBatch({
         acks: -1,
         topicMessages: [...byTopic].map(([topic, list]) => ({

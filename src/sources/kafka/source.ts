@@ -212,7 +212,7 @@ export class KafkaSource implements Source {
   }
 
   deadLetterTarget(d: Delivery): DeadLetterTarget {
-    return { publisher: 'kafka', destination: `${d.route}.dlq`, key: d.id ?? '' };
+    return { kind: 'outbox', publisher: 'kafka', destination: `${d.route}.dlq`, key: d.id ?? '' };
   }
 
   async close(): Promise<void> {

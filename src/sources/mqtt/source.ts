@@ -1,13 +1,10 @@
-import { createHash } from 'node:crypto';
 import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
-import type pg from 'pg';
 import type { MqttSettings } from '../../config/index.ts';
-import { deadLetterHeaders } from '../../runtime/dead-letter.ts';
 import { Doorbell, batchesOf } from '../../runtime/doorbell.ts';
 import type { Logger } from '../../runtime/logger.ts';
 import { redactText } from '../../runtime/redact.ts';
 import { mqttConnection } from './connection.ts';
-import type { Delivery, DeliveryBatch, Outcome, Source, SourceStatus } from '../types.ts';
+import type { DeadLetterTarget, Delivery, DeliveryBatch, Outcome, Source, SourceStatus } from '../types.ts';
 
 interface Held {
   readonly headers: Readonly<Record<string, string>>;
@@ -28,8 +25,11 @@ type SendPacket = (packet: { cmd: string; messageId?: number; reasonCode?: numbe
  * settle, so the broker redelivers whatever was not committed. The buffer holds at most
  * MQTT_RECEIVE_MAXIMUM messages: the source stops reading the socket when it is full.
  *
- * MQTT has no dead-letter queue: dead letters are stored in the database table
- * `ingestd_dead_letters` before the PUBACK, with the same headers as elsewhere.
+ * MQTT has no dead-letter queue: dead letters are rows of `ingestd_dead_letters`, written by
+ * the pipeline in the batch's own transaction (retried with it), with the same headers as
+ * elsewhere. A redelivery after a lost PUBACK is dead-lettered again (a copy, never a loss):
+ * a packet id is reused once acknowledged, so nothing but the bytes could tell a redelivery
+ * from a new message, and the bytes cannot (two messages may carry the same ones).
  */
 export class MqttSource implements Source {
   readonly name: string;
@@ -37,7 +37,6 @@ export class MqttSource implements Source {
   readonly #s: MqttSettings;
   readonly #topics: ReadonlyArray<string>;
   readonly #log: Logger;
-  readonly #pool: pg.Pool;
   readonly #maxBatch: number;
   readonly #bell = new Doorbell();
   #client: MqttClient | undefined;
@@ -48,11 +47,10 @@ export class MqttSource implements Source {
   #resumeReading: (() => void) | undefined;
   #lastError = 'connecting';
 
-  constructor(options: { settings: MqttSettings; topics: ReadonlyArray<string>; log: Logger; pool: pg.Pool; maxBatch: number }) {
+  constructor(options: { settings: MqttSettings; topics: ReadonlyArray<string>; log: Logger; maxBatch: number }) {
     this.#s = options.settings;
     this.#topics = options.topics;
     this.#log = options.log;
-    this.#pool = options.pool;
     this.#maxBatch = Math.min(options.maxBatch, options.settings.receiveMaximum);
     this.name = `mqtt:${this.#s.clientId}`;
   }
@@ -160,33 +158,15 @@ export class MqttSource implements Source {
       if (h.headers['x-first-failed-at'] !== undefined) origin.firstFailedAt = h.headers['x-first-failed-at'];
       return { id: h.headers['x-message-id'], route: h.topic, body: h.payload, headers: h.headers, receivedAt: h.receivedAt, origin };
     });
-    return { deliveries, settle: (outcome) => this.#settle(held, deliveries, outcome) };
+    return { deliveries, settle: async (outcome) => this.#settle(held, outcome) };
   }
 
-  async #settle(held: Held[], deliveries: ReadonlyArray<Delivery>, outcome: Outcome): Promise<void> {
+  deadLetterTarget(): DeadLetterTarget {
+    return { kind: 'table', source: 'mqtt' };
+  }
+
+  #settle(held: ReadonlyArray<Held>, outcome: Outcome): void {
     if (outcome.kind === 'release') return; // no PUBACK: the broker redelivers on reconnect
-    if (outcome.deadLetter.length > 0) {
-      const rows = outcome.deadLetter.map(({ index, error }) => {
-        const d = deliveries[index]!;
-        // A replay (which carries the x-attempts of its dead letter) that fails again is new content.
-        const content = createHash('sha256').update(d.route).update('\u0000').update(d.headers['x-attempts'] ?? '0').update('\u0000').update(d.body).digest('hex');
-        return {
-          route: d.route, body: d.body, headers: JSON.stringify(deadLetterHeaders(d, error)), errorClass: error.errorClass, errorCode: error.code, reason: error.message,
-          content, redelivered: held[index]!.dup,
-        };
-      });
-      // A first delivery is always a new dead letter, even with the same bytes as another message.
-      // A redelivery (DUP: the worker stopped before its PUBACK) is skipped when its bytes are
-      // already stored, so a crash between this insert and the PUBACK leaves one row.
-      await this.#pool.query(
-        `INSERT INTO ingestd_dead_letters (source, route, body, headers, error_class, error_code, reason, content_key, dedupe_key)
-         SELECT 'mqtt', r.route, r.body, r.headers, r.error_class, r.error_code, r.reason, r.content_key, r.content_key || ':' || gen_random_uuid()
-           FROM unnest($1::text[], $2::bytea[], $3::jsonb[], $4::text[], $5::text[], $6::text[], $7::text[], $8::boolean[])
-                AS r(route, body, headers, error_class, error_code, reason, content_key, redelivered)
-          WHERE NOT r.redelivered OR NOT EXISTS (SELECT 1 FROM ingestd_dead_letters x WHERE x.content_key = r.content_key)`,
-        [rows.map((r) => r.route), rows.map((r) => r.body), rows.map((r) => r.headers), rows.map((r) => r.errorClass), rows.map((r) => r.errorCode), rows.map((r) => r.reason), rows.map((r) => r.content), rows.map((r) => r.redelivered)],
-      );
-    }
     const send = this.#send!;
     for (const h of held) {
       // A PUBACK on a newer connection would acknowledge a different delivery.

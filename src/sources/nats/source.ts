@@ -1,4 +1,4 @@
-import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
+import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type JetStreamClient, type JsMsg } from '@nats-io/jetstream';
 import { headers as natsHeaders, nanos, type NatsConnection } from '@nats-io/transport-node';
 import type { NatsSettings } from '../../config/index.ts';
 import { deadLetterHeaders } from '../../runtime/dead-letter.ts';
@@ -6,23 +6,12 @@ import { Doorbell, batchesOf } from '../../runtime/doorbell.ts';
 import type { Logger } from '../../runtime/logger.ts';
 import type { Delivery, DeliveryBatch, Outcome, Source, SourceStatus } from '../types.ts';
 import { NatsConnectionHolder } from './connection.ts';
+import { ensureStream } from './streams.ts';
 import { dlqSubject, durableName } from './subjects.ts';
 
 interface Held {
   readonly msg: JsMsg;
   readonly receivedAt: number;
-}
-
-/** Adds `subjects` to a stream, creating it if missing (never removes what others put there). */
-export async function ensureStream(jsm: JetStreamManager, name: string, subjects: ReadonlyArray<string>): Promise<void> {
-  try {
-    const info = await jsm.streams.info(name);
-    const missing = subjects.filter((s) => !info.config.subjects.includes(s));
-    if (missing.length > 0) await jsm.streams.update(name, { ...info.config, subjects: [...info.config.subjects, ...missing] });
-  } catch (err) {
-    if ((err as { name?: string }).name !== 'StreamNotFoundError' && !/stream not found/i.test((err as Error).message)) throw err;
-    await jsm.streams.add({ name, subjects: [...subjects], retention: RetentionPolicy.Limits, storage: StorageType.File });
-  }
 }
 
 /**
