@@ -5,14 +5,28 @@
  */
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import pg from 'pg';
 import { createTestDatabase, eventually, queryRows } from '../helpers/db.ts';
 import { MQTT_URL, mqttPublish } from '../helpers/mqtt.ts';
 import { WorkerProcess } from '../helpers/worker.ts';
+
+const run = promisify(execFile);
+const SERVICES = fileURLToPath(new URL('../../scripts/services.sh', import.meta.url));
+
+/** Restarts the tests' Mosquitto (port 1884); SIGTERM saves its persistence file, sessions included. */
+async function restartMosquitto(): Promise<void> {
+  const match = ['-f', 'mosquitto -d -c .*scripts/mosquitto.conf'];
+  await run('pkill', ['-TERM', ...match]);
+  await eventually(async () => run('pgrep', match).then(() => false, () => true), 10_000, 'mosquitto stopped');
+  await run('bash', [SERVICES, 'mosquitto']);
+}
 
 const reading = (meter: string, second: number): Buffer =>
   Buffer.from(JSON.stringify({ meter_id: meter, region: 'north', timestamp: `2026-03-01T10:00:${String(second).padStart(2, '0')}Z`, power_kw: 2.5 }));
@@ -36,7 +50,8 @@ describe('MQTT dead letters', () => {
       DB_STATEMENT_TIMEOUT: '1s', RETRY_INITIAL: '100ms', RETRY_MAX: '500ms',
     };
     const dir = await mkdtemp(join(tmpdir(), 'ingestd-mqtt-dl-'));
-    const worker = new WorkerProcess(env, port, join(dir, 'worker.log'));
+    const log = join(dir, 'worker.log');
+    const worker = new WorkerProcess(env, port, log);
     cleanups.push(() => worker.kill());
     // Holds ingestd_dead_letters locked until release(): every write to it fails with a timeout.
     const lockTable = async () => {
@@ -53,7 +68,8 @@ describe('MQTT dead letters', () => {
       (await queryRows(db.url, "SELECT 1 FROM pg_locks WHERE relation = 'ingestd_dead_letters'::regclass AND NOT granted")).length > 0;
     const letters = async () => queryRows<{ body: Buffer; error_class: string }>(db.url, 'SELECT body, error_class FROM ingestd_dead_letters ORDER BY id');
     const stored = async () => Number((await queryRows<{ n: string }>(db.url, 'SELECT count(*) AS n FROM telemetry_readings'))[0]!.n);
-    return { topic, worker, lockTable, blocked, letters, stored };
+    const connections = async () => (await readFile(log, 'utf8')).split('\n').filter((l) => l.includes('"msg":"mqtt connected"')).length;
+    return { topic, worker, lockTable, blocked, letters, stored, connections };
   }
 
   test('a dead letter that cannot be written is retried with its batch: readiness false meanwhile, the worker stays up, nothing lost', async () => {
@@ -97,6 +113,24 @@ describe('MQTT dead letters', () => {
     await worker.waitReady();
     await eventually(async () => (await letters()).length === 2, 20_000, 'the redelivered dead letter stored as well');
     assert.deepEqual((await letters()).map((l) => l.body.toString()), [bad.toString(), bad.toString()]);
+    assert.equal(await worker.kill('SIGTERM'), 0);
+  });
+
+  test('a batch that commits after the broker restarted is acknowledged through its redelivery: no second dead letter', async () => {
+    const { topic, worker, lockTable, blocked, letters, stored, connections } = await setup(18_985);
+    worker.start();
+    await worker.waitReady();
+    const release = await lockTable();
+    await mqttPublish([{ topic, body: Buffer.from('broken during a broker restart') }]);
+    await eventually(blocked, 20_000, 'the dead letter waiting for the lock');
+    await restartMosquitto();
+    // The worker resumes its session while the batch still waits: the broker redelivers the message (DUP).
+    await eventually(async () => (await connections()) === 2, 20_000, 'the worker reconnected');
+    await release();
+    // Published after the redelivery, so stored after it was dealt with.
+    await mqttPublish([{ topic, body: reading('m-3', 3) }]);
+    await eventually(async () => (await stored()) === 1, 20_000, 'the reading after it stored');
+    assert.deepEqual((await letters()).map((l) => l.body.toString()), ['broken during a broker restart']);
     assert.equal(await worker.kill('SIGTERM'), 0);
   });
 });

@@ -1,4 +1,4 @@
-import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
+import mqtt, { type IConnackPacket, type IPublishPacket, type MqttClient } from 'mqtt';
 import type { MqttSettings } from '../../config/index.ts';
 import { Doorbell, batchesOf } from '../../runtime/doorbell.ts';
 import type { Logger } from '../../runtime/logger.ts';
@@ -27,9 +27,16 @@ type SendPacket = (packet: { cmd: string; messageId?: number; reasonCode?: numbe
  *
  * MQTT has no dead-letter queue: dead letters are rows of `ingestd_dead_letters`, written by
  * the pipeline in the batch's own transaction (retried with it), with the same headers as
- * elsewhere. A redelivery after a lost PUBACK is dead-lettered again (a copy, never a loss):
- * a packet id is reused once acknowledged, so nothing but the bytes could tell a redelivery
- * from a new message, and the bytes cannot (two messages may carry the same ones).
+ * elsewhere.
+ *
+ * A batch that commits after its connection was lost sends no PUBACK (it would acknowledge
+ * another delivery); the broker then redelivers each of its messages in the resumed session,
+ * with the DUP flag and the same packet id, which it cannot have given to another message
+ * since. Those redeliveries are acknowledged without being processed again. A PUBACK that was
+ * sent but lost (the worker killed right after COMMIT, the broker restarted before reading it)
+ * leaves no such certainty: the redelivery is processed again, which the domains' ids make a
+ * no-op and which makes a dead letter a copy (at-least-once, never a loss: a packet id is reused
+ * once acknowledged, and bytes cannot tell messages apart).
  */
 export class MqttSource implements Source {
   readonly name: string;
@@ -43,6 +50,8 @@ export class MqttSource implements Source {
   #send: SendPacket | undefined;
   #generation = 0;
   #buffer: Held[] = [];
+  /** Packet ids of this session committed while their connection was gone: no PUBACK sent yet. */
+  readonly #committedUnacked = new Set<number>();
   /** Lets mqtt.js read the socket again; set while the buffer is full. */
   #resumeReading: (() => void) | undefined;
   #lastError = 'connecting';
@@ -87,8 +96,10 @@ export class MqttSource implements Source {
       if (this.#buffer.length < this.#s.receiveMaximum) callback();
       else this.#resumeReading = () => callback();
     };
-    client.on('connect', () => {
+    client.on('connect', (connack: IConnackPacket) => {
       this.#generation++;
+      // A new session redelivers nothing and numbers its packets afresh.
+      if (connack.sessionPresent !== true) this.#committedUnacked.clear();
       this.#resumeReading = undefined; // the previous connection's reader is gone with it
       // Deliveries of the previous connection are redelivered by the broker: drop our copies.
       this.#buffer = [];
@@ -115,10 +126,15 @@ export class MqttSource implements Source {
       if (packet.qos === 0 || packet.messageId === undefined) {
         this.#log.warn({ topic }, 'QoS 0 message taken as is (no redelivery possible)');
       }
+      const id = packet.messageId ?? 0;
+      if (id !== 0 && this.#committedUnacked.delete(id) && packet.dup) {
+        this.#send!({ cmd: 'puback', messageId: id, reasonCode: 0 }); // already committed, see the class comment
+        return;
+      }
       // MQTT 5 user properties are the message's headers (a replayed dead letter carries x-attempts).
       const headers: Record<string, string> = {};
       for (const [k, v] of Object.entries(packet.properties?.userProperties ?? {})) headers[k] = Array.isArray(v) ? v.join(',') : String(v);
-      this.#buffer.push({ headers, topic, payload, messageId: packet.messageId ?? 0, dup: packet.dup, generation: this.#generation, receivedAt: Date.now() });
+      this.#buffer.push({ headers, topic, payload, messageId: id, dup: packet.dup, generation: this.#generation, receivedAt: Date.now() });
       this.#bell.ring();
     });
     client.on('error', (err) => {
@@ -142,11 +158,7 @@ export class MqttSource implements Source {
 
   async *batches(signal: AbortSignal): AsyncIterable<DeliveryBatch> {
     for await (const held of batchesOf(() => this.#buffer, this.#maxBatch, this.#bell, signal)) {
-      const resume = this.#resumeReading;
-      if (resume !== undefined && this.#buffer.length < this.#s.receiveMaximum) {
-        this.#resumeReading = undefined;
-        resume();
-      }
+      this.#resumeIfRoom();
       yield this.#batch(held);
     }
   }
@@ -168,9 +180,37 @@ export class MqttSource implements Source {
   #settle(held: ReadonlyArray<Held>, outcome: Outcome): void {
     if (outcome.kind === 'release') return; // no PUBACK: the broker redelivers on reconnect
     const send = this.#send!;
+    let late = false;
     for (const h of held) {
-      // A PUBACK on a newer connection would acknowledge a different delivery.
-      if (h.generation === this.#generation && h.messageId !== 0) send({ cmd: 'puback', messageId: h.messageId, reasonCode: 0 });
+      if (h.messageId === 0) continue;
+      // A PUBACK on a newer connection would acknowledge a different delivery: the broker
+      // redelivers this one instead, and it is recognised by its packet id.
+      if (h.generation === this.#generation) {
+        send({ cmd: 'puback', messageId: h.messageId, reasonCode: 0 });
+      } else {
+        this.#committedUnacked.add(h.messageId);
+        late = true;
+      }
+    }
+    if (late) this.#dropCommittedRedeliveries();
+  }
+
+  /** Redeliveries that arrived before their first delivery's batch committed: acknowledged, not processed. */
+  #dropCommittedRedeliveries(): void {
+    this.#buffer = this.#buffer.filter((h) => {
+      if (!h.dup || h.generation !== this.#generation || !this.#committedUnacked.delete(h.messageId)) return true;
+      this.#send!({ cmd: 'puback', messageId: h.messageId, reasonCode: 0 });
+      return false;
+    });
+    this.#resumeIfRoom();
+  }
+
+  /** Lets mqtt.js read the socket again once the buffer has room. */
+  #resumeIfRoom(): void {
+    const resume = this.#resumeReading;
+    if (resume !== undefined && this.#buffer.length < this.#s.receiveMaximum) {
+      this.#resumeReading = undefined;
+      resume();
     }
   }
 
