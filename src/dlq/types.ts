@@ -1,20 +1,13 @@
 import { createHash } from 'node:crypto';
-import { DLQ_HEADERS } from '../runtime/dead-letter.ts';
+import { DLQ_HEADERS, type DeadLetterContent } from '../runtime/dead-letter.ts';
 
 /** One dead letter, whatever broker holds it. */
-export interface DeadLetterRecord {
+export interface DeadLetterRecord extends DeadLetterContent {
   /** Stable reference for the CLI: `<kind>:<where>:<position or digest>`. */
   readonly ref: string;
   readonly kind: string;
   /** The queue, topic, stream or table holding it. */
   readonly dlq: string;
-  /** The route a replay publishes it to (original topic, routing key, subject). */
-  readonly route: string;
-  readonly body: Buffer;
-  readonly headers: Readonly<Record<string, string>>;
-  readonly errorClass: string;
-  readonly errorCode: string;
-  readonly reason: string;
   readonly attempts: number;
   readonly firstFailedAt: string | undefined;
   /** When it was dead-lettered (epoch ms), where the broker says. */

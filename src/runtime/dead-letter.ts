@@ -17,6 +17,17 @@ export const DLQ_HEADERS = {
 
 const MAX_REASON = 1024;
 
+/** What a dead letter holds wherever it is kept: the original bytes, where they came from and why. */
+export interface DeadLetterContent {
+  /** The route a replay publishes it to (original topic, routing key, subject). */
+  readonly route: string;
+  readonly body: Buffer;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly errorClass: string;
+  readonly errorCode: string;
+  readonly reason: string;
+}
+
 /** The headers a dead letter carries, added to the original message's own headers. */
 export function deadLetterHeaders(delivery: Delivery, error: IngestError, now = new Date()): Record<string, string> {
   const h: Record<string, string> = {

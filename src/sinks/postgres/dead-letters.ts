@@ -1,15 +1,9 @@
 import type { PoolClient } from 'pg';
+import type { DeadLetterContent } from '../../runtime/dead-letter.ts';
 
-/** A dead letter stored in `ingestd_dead_letters` (the DLQ of brokers that have none: MQTT). */
-export interface DeadLetterRow {
+/** A dead letter stored in `ingestd_dead_letters` (the DLQ of brokers that have none: MQTT); headers as a DLQ message's (SPEC §4). */
+export interface DeadLetterRow extends DeadLetterContent {
   readonly source: string;
-  readonly route: string;
-  readonly body: Buffer;
-  /** The headers a DLQ message would carry (SPEC §4). */
-  readonly headers: Readonly<Record<string, string>>;
-  readonly errorClass: string;
-  readonly errorCode: string;
-  readonly reason: string;
 }
 
 // PostgreSQL text and jsonb refuse U+0000, which an error reason can quote from a body.
