@@ -12,7 +12,7 @@ import { connect } from '@nats-io/transport-node';
 import amqp from 'amqplib';
 import { AMQP_URL } from '../helpers/amqp.ts';
 import { createTopic, KAFKA_BROKERS } from '../helpers/kafka.ts';
-import { MQTT_URL } from '../helpers/mqtt.ts';
+import { MQTT_URL, restartMosquitto } from '../helpers/mqtt.ts';
 import { NATS_URL } from '../helpers/nats.ts';
 
 const run = promisify(execFile);
@@ -142,12 +142,7 @@ export function createRig(name: SourceName): SourceRig {
         workerEnv: (i) => ({ MQTT_CLIENT_ID: `f-${s}-${i}` }),
         load: { broker: MQTT_URL, topic, declare: false },
         prepare: async () => undefined,
-        async restartBroker(downMs) {
-          // Our broker on 1884 (scripts/mosquitto.conf); SIGTERM saves its persistence file.
-          await terminate('-f', 'mosquitto -d -c .*scripts/mosquitto.conf');
-          await sleep(downMs);
-          await run('bash', [`${SCRIPTS}services.sh`, 'mosquitto']);
-        },
+        restartBroker: restartMosquitto,
         cleanup: async () => undefined, // sessions expire after MQTT_SESSION_EXPIRY
         killedMemberHoldsMessages: true,
       };

@@ -5,28 +5,14 @@
  */
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import pg from 'pg';
 import { createTestDatabase, eventually, queryRows } from '../helpers/db.ts';
-import { MQTT_URL, mqttPublish } from '../helpers/mqtt.ts';
+import { MQTT_URL, mqttPublish, restartMosquitto } from '../helpers/mqtt.ts';
 import { WorkerProcess } from '../helpers/worker.ts';
-
-const run = promisify(execFile);
-const SERVICES = fileURLToPath(new URL('../../scripts/services.sh', import.meta.url));
-
-/** Restarts the tests' Mosquitto (port 1884); SIGTERM saves its persistence file, sessions included. */
-async function restartMosquitto(): Promise<void> {
-  const match = ['-f', 'mosquitto -d -c .*scripts/mosquitto.conf'];
-  await run('pkill', ['-TERM', ...match]);
-  await eventually(async () => run('pgrep', match).then(() => false, () => true), 10_000, 'mosquitto stopped');
-  await run('bash', [SERVICES, 'mosquitto']);
-}
 
 const reading = (meter: string, second: number): Buffer =>
   Buffer.from(JSON.stringify({ meter_id: meter, region: 'north', timestamp: `2026-03-01T10:00:${String(second).padStart(2, '0')}Z`, power_kw: 2.5 }));

@@ -128,7 +128,7 @@ export class MqttSource implements Source {
       }
       const id = packet.messageId ?? 0;
       if (id !== 0 && this.#committedUnacked.delete(id) && packet.dup) {
-        this.#send!({ cmd: 'puback', messageId: id, reasonCode: 0 }); // already committed, see the class comment
+        this.#puback(id); // already committed, see the class comment
         return;
       }
       // MQTT 5 user properties are the message's headers (a replayed dead letter carries x-attempts).
@@ -179,14 +179,13 @@ export class MqttSource implements Source {
 
   #settle(held: ReadonlyArray<Held>, outcome: Outcome): void {
     if (outcome.kind === 'release') return; // no PUBACK: the broker redelivers on reconnect
-    const send = this.#send!;
     let late = false;
     for (const h of held) {
       if (h.messageId === 0) continue;
       // A PUBACK on a newer connection would acknowledge a different delivery: the broker
       // redelivers this one instead, and it is recognised by its packet id.
       if (h.generation === this.#generation) {
-        send({ cmd: 'puback', messageId: h.messageId, reasonCode: 0 });
+        this.#puback(h.messageId);
       } else {
         this.#committedUnacked.add(h.messageId);
         late = true;
@@ -199,10 +198,15 @@ export class MqttSource implements Source {
   #dropCommittedRedeliveries(): void {
     this.#buffer = this.#buffer.filter((h) => {
       if (!h.dup || h.generation !== this.#generation || !this.#committedUnacked.delete(h.messageId)) return true;
-      this.#send!({ cmd: 'puback', messageId: h.messageId, reasonCode: 0 });
+      this.#puback(h.messageId);
       return false;
     });
     this.#resumeIfRoom();
+  }
+
+  /** Acknowledges a delivery of the current connection (the library's own PUBACKs are held back). */
+  #puback(messageId: number): void {
+    this.#send!({ cmd: 'puback', messageId, reasonCode: 0 });
   }
 
   /** Lets mqtt.js read the socket again once the buffer has room. */

@@ -49,7 +49,7 @@ export class NatsPublisher implements Publisher {
   async publish(messages: ReadonlyArray<OutboundMessage>): Promise<void> {
     const js = this.#js;
     if (js === undefined) throw new Error('nats publisher not connected');
-    // A destination no domain declared (a dead letter's, say) is captured before its first message.
+    // A destination no domain declared is captured before its first message (NATS dead letters go through the source).
     const undeclared = [...new Set(messages.map((m) => m.destination))].filter((d) => !this.#captured.has(d));
     if (undeclared.length > 0) await this.#capture(undeclared.map((name) => ({ name })));
     await Promise.all(messages.map((m) => {
