@@ -31,6 +31,8 @@ export class KafkaPublisher implements Publisher {
   readonly #outputs: ReadonlyArray<OutputDestination>;
   readonly #topics = new Set<string>();
   #connected = false;
+  /** The output topics exist: until then the worker is not ready (a consumer could not find them). */
+  #declared = false;
   #closing = false;
   #lastError = 'not connected yet';
 
@@ -52,6 +54,7 @@ export class KafkaPublisher implements Publisher {
       try {
         await this.#producer.connect();
         await this.#ensure(this.#outputs.map((o) => o.name));
+        this.#declared = true;
         return;
       } catch (err) {
         if (errorTypes(err).some((t) => REFUSALS.has(t))) {
@@ -72,7 +75,8 @@ export class KafkaPublisher implements Publisher {
   }
 
   status(): SourceStatus {
-    return this.#connected ? { connected: true } : { connected: false, detail: `kafka producer: ${this.#lastError}` };
+    if (!this.#connected) return { connected: false, detail: `kafka producer: ${this.#lastError}` };
+    return this.#declared ? { connected: true } : { connected: false, detail: 'kafka producer: creating the output topics' };
   }
 
   async publish(messages: ReadonlyArray<OutboundMessage>): Promise<void> {
