@@ -49,6 +49,11 @@ export interface BenchContext {
   report(result: BenchResult): void;
   /** A progress line (stderr, so stdout stays the table). */
   progress(message: string): void;
+  /**
+   * Why the benchmark (or a part of it) cannot run on this machine, e.g. a missing tool: printed
+   * on stderr and listed under `skipped` in the JSON; not a failure.
+   */
+  skip(reason: string): void;
   /** Aborted on Ctrl-C: long loops check it, so clean-up (dropping the database) still runs. */
   readonly signal: AbortSignal;
 }

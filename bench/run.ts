@@ -13,6 +13,7 @@ import { corePipeline } from './core-pipeline.ts';
 import { dbPath } from './db-path.ts';
 import { e2eDrain } from './e2e/drain.ts';
 import { e2eLatency } from './e2e/latency.ts';
+import { e2ePeer } from './e2e/peer.ts';
 import { e2eScaling } from './e2e/scaling.ts';
 import { machine, machineLine, type BenchContext, type BenchResult, type Benchmark } from './lib.ts';
 
@@ -23,13 +24,15 @@ const BENCHMARKS: ReadonlyArray<Benchmark> = [
   e2eDrain,
   e2eLatency,
   e2eScaling,
+  e2ePeer,
 ];
 
 const USAGE = `usage: npm run bench -- [options]
   --seed N          simulator seed (default 1): the same seed gives the same messages
   --only LIST       run a subset: benchmark names (${BENCHMARKS.map((b) => b.name).join(', ')})
                     or one part of one, e.g. core-pipeline/grid-telemetry, db-path/smart-grid,
-                    e2e-drain/kafka, e2e-latency/mqtt (e2e parts: kafka, rabbitmq, nats, mqtt)
+                    e2e-drain/kafka, e2e-latency/mqtt (e2e parts: kafka, rabbitmq, nats, mqtt),
+                    e2e-peer/ingestd, e2e-peer/kafka-connect
   --quick           a fifth of the messages and fewer repetitions (smoke run)
   --reps N          repetitions per measurement (default 5 in memory, 3 with the database, 1 end to end;
                     quick: 2, 1 and 1)
@@ -126,6 +129,7 @@ const clearStatus = (): void => {
 
 const results: BenchResult[] = [];
 const failures: Array<{ name: string; error: string }> = [];
+const skipped: Array<{ name: string; reason: string }> = [];
 const durations: Array<{ name: string; seconds: number }> = [];
 for (const b of BENCHMARKS) {
   const parts = o.only.filter((x) => x === b.name || x.startsWith(`${b.name}/`));
@@ -144,6 +148,11 @@ for (const b of BENCHMARKS) {
       console.log(row(r));
     },
     progress: status,
+    skip: (reason) => {
+      skipped.push({ name: b.name, reason });
+      clearStatus();
+      console.error(`bench: ${b.name} skipped: ${reason}`);
+    },
     signal: abort.signal,
   };
   const t0 = Date.now();
@@ -172,8 +181,9 @@ const report = {
   benchmarks: durations,
   results,
   failures,
+  skipped,
 };
 await mkdir(path.dirname(o.out), { recursive: true });
 await writeFile(o.out, `${JSON.stringify(report, null, 2)}\n`);
-console.log(`\n${results.length} figures in ${seconds.toFixed(1)} s (${durations.map((d) => `${d.name} ${d.seconds} s`).join(', ')}) → ${o.out}${failures.length > 0 ? `; ${failures.length} benchmark(s) failed` : ''}`);
+console.log(`\n${results.length} figures in ${seconds.toFixed(1)} s (${durations.map((d) => `${d.name} ${d.seconds} s`).join(', ')}) → ${o.out}${failures.length > 0 ? `; ${failures.length} benchmark(s) failed` : ''}${skipped.length > 0 ? `; ${skipped.length} skipped` : ''}`);
 process.exit(failures.length > 0 ? 1 : 0);
