@@ -134,6 +134,12 @@ export interface Config {
   readonly retry: { readonly initialMs: number; readonly maxMs: number };
   /** An outbox relay failing for longer than this makes the worker unready. */
   readonly outboxStallMs: number;
+  /**
+   * Keyed state in memory (partitioned sources): CHECKPOINT_INTERVAL, the longest a change
+   * waits before it is committed while the source has a backlog (caught up, it commits at
+   * once); CHECKPOINT_MAX_MESSAGES, the uncommitted messages held at most (memory bound).
+   */
+  readonly checkpoint: { readonly intervalMs: number; readonly maxMessages: number };
   readonly dlqRetry: RetrySettings;
 }
 
@@ -332,6 +338,10 @@ export function loadConfig(env: Env): { config: Config; problems: string[] } {
       maxMs: r.duration('RETRY_MAX', 10_000, 'ms'),
     },
     outboxStallMs: r.duration('OUTBOX_STALL_TIMEOUT', 60_000, 's'),
+    checkpoint: {
+      intervalMs: r.duration('CHECKPOINT_INTERVAL', 1_000, 'ms'),
+      maxMessages: r.int('CHECKPOINT_MAX_MESSAGES', 100_000, 1, 10_000_000),
+    },
   };
   if (config.energyMeter.spike.minHistory > config.energyMeter.spike.window) {
     r.problem('SPIKE_MIN_HISTORY: cannot exceed SPIKE_WINDOW (the history holds at most SPIKE_WINDOW values)');

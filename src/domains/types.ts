@@ -54,6 +54,39 @@ export interface DomainContext {
 }
 
 /**
+ * Per-key state held in memory between checkpoints (SPEC §1, keyed state), for pipelines
+ * whose source owns keys by partition. Messages are absorbed as they arrive; at a checkpoint
+ * the pipeline takes what changed and writes it in one transaction with the source
+ * positions it reflects. After a failed checkpoint the pipeline calls `reset` and replays
+ * the uncommitted batches through `apply`, the database-backed path.
+ */
+export interface KeyedState<M> {
+  /**
+   * Advances the state with messages assumed new (their raw rows not stored yet); reads the
+   * stored state of keys it does not hold yet. `shard` is the source partition.
+   */
+  absorb(messages: ReadonlyArray<Decoded<M>>, shard: string): Promise<void>;
+  /**
+   * What changed in a shard since its last take, detached from the live state (written by
+   * `write`). Shards commit independently, so their deltas never share a key's rows.
+   */
+  take(shard: string): StateDelta;
+  /**
+   * Writes a delta: raw rows, changed state, derived rows. A raw row that is already stored
+   * fails the transaction (unique violation): the pipeline then replays through `apply`.
+   */
+  write(tx: PoolClient, delta: StateDelta): Promise<ApplyResult>;
+  /** Forgets everything held (keys are read again when next seen); pending deltas included. */
+  reset(): void;
+}
+
+/** A checkpoint's worth of changes of one KeyedState; opaque to the pipeline. */
+export interface StateDelta {
+  /** Messages the delta holds (0: nothing to write). */
+  readonly messages: number;
+}
+
+/**
  * A domain: decode is pure (bytes → message or a structural IngestError); apply writes a
  * batch inside the unit of work's transaction and returns what to publish. Everything
  * between (validation, anomaly detection) lives in pure functions the domain calls.
@@ -67,6 +100,8 @@ export interface DomainHandler<M = unknown> {
   /** Periodic housekeeping (partitions ahead, retention); run at start and hourly. */
   maintain?(): Promise<void>;
   readonly tasks?: ReadonlyArray<DomainTask>;
+  /** In-memory keyed state, used when the source owns keys by partition (Kafka). */
+  readonly state?: KeyedState<M>;
 }
 
 export interface DomainPlugin {

@@ -19,6 +19,11 @@ export const ERROR_CODES = {
   INGESTD_ERR_SINK_UNAVAILABLE: 'transient',
   /** A sink refused the data itself (InfluxDB field type conflict): bisect to the message. */
   INGESTD_ERR_SINK_REJECTED: 'poison',
+  /**
+   * The partition was claimed by another worker since this one claimed it: nothing of the
+   * transaction is kept, the work is redone by the partition's owner (not a message's fault).
+   */
+  INGESTD_ERR_FENCED: 'transient',
 } as const satisfies Record<string, ErrorClass>;
 export type ErrorCode = keyof typeof ERROR_CODES;
 

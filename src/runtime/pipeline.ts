@@ -1,10 +1,8 @@
 import type pg from 'pg';
 import type { Decoded, DomainHandler, ApplyStats } from '../domains/types.ts';
-import type { Checkpoint, DeadLetter, DeadLetterTarget, Delivery, DeliveryBatch, OutboundMessage, Source } from '../sources/types.ts';
-import { uuidV5 } from '../lib/ids.ts';
-import { writeCheckpoints } from '../sinks/postgres/checkpoints.ts';
-import { insertDeadLetters, type DeadLetterRow } from '../sinks/postgres/dead-letters.ts';
-import { deadLetterHeaders } from './dead-letter.ts';
+import type { DeadLetter, Delivery, DeliveryBatch, OutboundMessage, Source } from '../sources/types.ts';
+import { deadLettersFor, writeExtras, type Extras } from './batch-extras.ts';
+import { Checkpointer } from './checkpointer.ts';
 import { classifyDbError } from '../sinks/postgres/classify.ts';
 import { inTransaction } from '../sinks/postgres/pool.ts';
 import { writeOutbox } from '../sinks/postgres/outbox.ts';
@@ -27,61 +25,22 @@ export interface PipelineOptions {
   readonly log: Logger;
   readonly maxMessageBytes: number;
   readonly retry: { readonly initialMs: number; readonly maxMs: number };
+  /** Keyed state between checkpoints, for sources that own keys by partition (config.checkpoint). */
+  readonly checkpoint?: { readonly intervalMs: number; readonly maxMessages: number };
   /** Called after every COMMIT that wrote outbox rows. */
   readonly onOutbox: () => void;
 }
 
-interface Extras {
-  readonly checkpoints: ReadonlyArray<Checkpoint>;
-  /** Dead letters the outbox relay publishes (Kafka's DLQ topics). */
-  readonly outbox: ReadonlyArray<{ publisher: string; message: OutboundMessage }>;
-  /** Dead letters stored as rows (brokers without a DLQ). */
-  readonly rows: ReadonlyArray<DeadLetterRow>;
+/** Per batch, what its metrics need once it settles. */
+export interface BatchSummary {
+  readonly perDomain: ReadonlyMap<string, number>;
+  readonly receivedAt: Float64Array;
+  /** Messages that decoded. */
+  readonly decoded: number;
+  readonly dead: ReadonlyArray<{ readonly domain: string; readonly code: string }>;
 }
 
-/** Each dead letter where its source sends it: the original bytes, its headers plus the error headers. */
-function deadLettersFor(
-  deliveries: ReadonlyArray<Delivery>,
-  dead: ReadonlyArray<DeadLetter>,
-  target: (d: Delivery) => DeadLetterTarget,
-): Pick<Extras, 'outbox' | 'rows'> {
-  const outbox: Array<{ publisher: string; message: OutboundMessage }> = [];
-  const rows: DeadLetterRow[] = [];
-  for (const { index, error } of dead) {
-    const d = deliveries[index]!;
-    const t = target(d);
-    if (t.kind === 'table') {
-      rows.push({ source: t.source, route: d.route, body: d.body, headers: deadLetterHeaders(d, error), errorClass: error.errorClass, errorCode: error.code, reason: error.message });
-      continue;
-    }
-    const where = d.origin.partition === undefined ? (d.id ?? String(index)) : `${d.origin.partition}/${d.origin.offset ?? ''}`;
-    outbox.push({
-      publisher: t.publisher,
-      message: {
-        id: uuidV5(`dead-letter:${d.route}:${where}`),
-        destination: t.destination,
-        key: t.key,
-        body: d.body.toString('base64'),
-        bodyEncoding: 'base64',
-        headers: { ...d.headers, ...deadLetterHeaders(d, error) },
-        kind: 'dead-letter',
-      },
-    });
-  }
-  return { outbox, rows };
-}
-
-function groupByPublisher(letters: ReadonlyArray<{ publisher: string; message: OutboundMessage }>): Map<string, OutboundMessage[]> {
-  const out = new Map<string, OutboundMessage[]>();
-  for (const { publisher, message } of letters) {
-    let list = out.get(publisher);
-    if (list === undefined) out.set(publisher, (list = []));
-    list.push(message);
-  }
-  return out;
-}
-
-interface Item {
+export interface Item {
   readonly handler: DomainHandler;
   readonly decoded: Decoded<unknown>;
 }
@@ -110,6 +69,7 @@ export class Pipeline {
   }
 
   async run(signal: AbortSignal): Promise<void> {
+    if (this.#o.checkpoint !== undefined && Checkpointer.suits(this.#o.source)) return this.#runCheckpointed(signal, this.#o.checkpoint);
     const limit = Math.max(1, this.#o.source.concurrency ?? 1);
     const inFlight = new Set<Promise<void>>();
     try {
@@ -129,11 +89,70 @@ export class Pipeline {
     }
   }
 
+  /** Keyed state in memory, committed at checkpoints (see Checkpointer). */
+  async #runCheckpointed(signal: AbortSignal, settings: { intervalMs: number; maxMessages: number }): Promise<void> {
+    const labels = this.#labels();
+    const o = this.#o;
+    const checkpointer = new Checkpointer({
+      source: o.source, pool: o.pool, publisher: o.publisher, intervalMs: settings.intervalMs, maxMessages: settings.maxMessages,
+      retry: o.retry, log: o.log,
+      host: {
+        decode: (batch) => this.#decode(batch.deliveries, false),
+        summarize: (deliveries, decoded, dead) => this.summarize(deliveries, decoded, dead),
+        careful: (batch, s) => this.process(batch, s),
+        committed: (results, taken, writeMs, wroteOutbox) => {
+          o.metrics.dbWrite.observe(labels, writeMs);
+          o.metrics.batchSize.observe(labels, taken.reduce((n, t) => n + t.summary.decoded, 0));
+          for (const { handler, stats } of results) this.#countApplied(handler.name, stats);
+          for (const t of taken) this.#countSettled(t.summary);
+          if (wroteOutbox) o.onOutbox();
+        },
+        paused: (error, attempt, delayMs) => this.#paused(error, attempt, delayMs),
+      },
+    }, signal);
+    for await (const batch of o.source.batches(signal)) {
+      const n = batch.deliveries.length;
+      o.metrics.inFlight.inc(labels, n);
+      let settled = false;
+      // Detached: what the checkpointer keeps of a batch must not hold on to its messages.
+      const settle = batch.settle;
+      await checkpointer.absorb({
+        ...batch,
+        settle: async (outcome) => {
+          if (!settled) o.metrics.inFlight.dec(labels, n);
+          settled = true;
+          return settle(outcome);
+        },
+      });
+    }
+    await checkpointer.close();
+  }
+
+  /** Readiness and the paused gauge while a transient failure is retried; null once it committed. */
+  #paused(error: IngestError | null, attempt: number, delayMs: number): void {
+    const labels = this.#labels();
+    if (error === null) {
+      this.#o.readiness.set(`pipeline ${this.#o.name}`, null);
+      this.#o.metrics.paused.set(labels, 0);
+      this.#o.log.info({ pipeline: this.#o.name, attempts: attempt + 1 }, 'batch committed after retry; resuming');
+      return;
+    }
+    this.#o.readiness.set(`pipeline ${this.#o.name}`, `paused, retrying: ${error.message}`);
+    this.#o.metrics.paused.set(labels, 1);
+    this.#o.metrics.retries.inc({ ...labels, reason: error.code });
+    this.#o.log.warn({ pipeline: this.#o.name, attempt: attempt + 1, retry_in_ms: delayMs, err: error.message }, 'transient failure; batch will be retried');
+  }
+
   /** Processes and settles one batch (exported for tests and the file source). */
   async process(batch: DeliveryBatch, signal: AbortSignal): Promise<void> {
+    if (batch.reassigned === true) {
+      // Nothing is held between batches on this path: the source may claim at once.
+      await batch.settle({ kind: 'ack', deadLetter: [] });
+      return;
+    }
     const { items, dead } = this.#decode(batch.deliveries);
     const turn = this.#takeTurn();
-    let poisoned: DeadLetter[] | 'aborted';
+    let poisoned: DeadLetter[] | 'aborted' | 'fenced';
     try {
       await turn.ready;
       poisoned = await this.#commitAll(items, this.#extrasFor(batch, dead), signal);
@@ -145,13 +164,14 @@ export class Pipeline {
     } finally {
       turn.done();
     }
-    if (poisoned === 'aborted') {
+    if (poisoned === 'aborted' || poisoned === 'fenced') {
       await batch.settle({ kind: 'release' });
+      if (poisoned === 'fenced') await this.#o.source.rewind?.();
       return;
     }
     const deadLetter = [...dead, ...poisoned].sort((a, b) => a.index - b.index);
     await batch.settle({ kind: 'ack', deadLetter });
-    this.#countSettled(batch.deliveries, items, deadLetter);
+    this.#countSettled(this.summarize(batch.deliveries, items.length, deadLetter));
   }
 
   /** When this batch's transactions may start, and the call that lets the next batch's start. */
@@ -163,7 +183,11 @@ export class Pipeline {
     return { ready, done };
   }
 
-  #decode(deliveries: ReadonlyArray<Delivery>): { items: Item[]; dead: DeadLetter[] } {
+  /**
+   * Bytes → routed, decoded items; structural failures as dead letters. `dedupe` drops a
+   * message repeated within the batch (not needed where keyed state recognises repeats).
+   */
+  #decode(deliveries: ReadonlyArray<Delivery>, dedupe = true): { items: Item[]; dead: DeadLetter[] } {
     const items: Item[] = [];
     const dead: DeadLetter[] = [];
     const seen = new Set<string>();
@@ -176,9 +200,11 @@ export class Pipeline {
         if (handler === undefined) throw structural('INGESTD_ERR_UNKNOWN_ROUTE', `no domain is bound to "${delivery.route}"`);
         const { messageId, value } = handler.decode(delivery);
         // The same message twice in one batch (a publisher retry): keep the first.
-        const key = `${handler.name}\u0000${messageId}`;
-        if (seen.has(key)) return;
-        seen.add(key);
+        if (dedupe || handler.state === undefined) {
+          const key = `${handler.name}\u0000${messageId}`;
+          if (seen.has(key)) return;
+          seen.add(key);
+        }
         items.push({ handler, decoded: { index, delivery, messageId, value } });
       } catch (err) {
         const error = err instanceof IngestError && err.errorClass === 'structural'
@@ -208,7 +234,7 @@ export class Pipeline {
    * extras ride with the whole batch; after a bisection they commit in a last transaction,
    * once every poison message is known.
    */
-  async #commitAll(items: ReadonlyArray<Item>, extras: ((poisoned: ReadonlyArray<DeadLetter>) => Extras) | undefined, signal: AbortSignal): Promise<DeadLetter[] | 'aborted'> {
+  async #commitAll(items: ReadonlyArray<Item>, extras: ((poisoned: ReadonlyArray<DeadLetter>) => Extras) | undefined, signal: AbortSignal): Promise<DeadLetter[] | 'aborted' | 'fenced'> {
     const poisoned: DeadLetter[] = [];
     const pending: Item[][] = items.length > 0 ? [[...items]] : [];
     let extrasCommitted = false;
@@ -217,7 +243,7 @@ export class Pipeline {
       const whole = part.length === items.length;
       const result = await this.#commitWithRetry(part, whole ? extras?.([]) : undefined, signal);
       if (result === 'ok' && whole) extrasCommitted = true;
-      if (result === 'aborted') return 'aborted';
+      if (result === 'aborted' || result === 'fenced') return result;
       if (result === 'ok') continue;
       if (part.length === 1) {
         const item = part[0]!;
@@ -233,33 +259,29 @@ export class Pipeline {
     }
     if (extras !== undefined && !extrasCommitted) {
       const result = await this.#commitWithRetry([], extras(poisoned), signal);
-      if (result === 'aborted') return 'aborted';
+      if (result === 'aborted' || result === 'fenced') return result;
       if (result !== 'ok') throw result; // checkpoints and dead letters alone cannot be poison
     }
     return poisoned;
   }
 
-  /** ok, a poison error for this part, or aborted. Transient errors never leave here. */
-  async #commitWithRetry(part: ReadonlyArray<Item>, extras: Extras | undefined, signal: AbortSignal): Promise<'ok' | 'aborted' | IngestError> {
-    const labels = this.#labels();
+  /** ok, a poison error for this part, aborted, or fenced (another worker owns the partition). Transient errors never leave here. */
+  async #commitWithRetry(part: ReadonlyArray<Item>, extras: Extras | undefined, signal: AbortSignal): Promise<'ok' | 'aborted' | 'fenced' | IngestError> {
     for (let attempt = 0; ; attempt++) {
       if (signal.aborted && attempt > 0) return 'aborted';
       try {
         await this.#unitOfWork(part, extras);
-        if (attempt > 0) {
-          this.#o.readiness.set(`pipeline ${this.#o.name}`, null);
-          this.#o.metrics.paused.set(labels, 0);
-          this.#o.log.info({ pipeline: this.#o.name, attempts: attempt + 1 }, 'batch committed after retry; resuming');
-        }
+        if (attempt > 0) this.#paused(null, attempt, 0);
         return 'ok';
       } catch (err) {
         const error = classifyDbError(err);
+        if (error.code === 'INGESTD_ERR_FENCED') {
+          this.#o.log.warn({ pipeline: this.#o.name, err: error.message }, 'batch not committed: its partition belongs to another worker now');
+          return 'fenced';
+        }
         if (error.errorClass !== 'transient') return error;
         const delay = backoffDelay(attempt, this.#o.retry.initialMs, this.#o.retry.maxMs);
-        this.#o.readiness.set(`pipeline ${this.#o.name}`, `paused, retrying: ${error.message}`);
-        this.#o.metrics.paused.set(labels, 1);
-        this.#o.metrics.retries.inc({ ...labels, reason: error.code });
-        this.#o.log.warn({ pipeline: this.#o.name, attempt: attempt + 1, retry_in_ms: delay, err: error.message }, 'transient failure; batch will be retried');
+        this.#paused(error, attempt, delay);
         await sleep(delay, signal);
       }
     }
@@ -285,13 +307,7 @@ export class Pipeline {
       }
       const publish = this.#o.publisher !== null && outbound.length > 0;
       if (publish) await writeOutbox(tx, this.#o.publisher!, outbound);
-      let wroteDeadLetters = false;
-      if (extras !== undefined) {
-        for (const [publisher, messages] of groupByPublisher(extras.outbox)) await writeOutbox(tx, publisher, messages);
-        wroteDeadLetters = extras.outbox.length > 0;
-        await insertDeadLetters(tx, extras.rows);
-        await writeCheckpoints(tx, extras.checkpoints);
-      }
+      const wroteDeadLetters = extras === undefined ? false : await writeExtras(tx, extras);
       return { out, wroteOutbox: publish || wroteDeadLetters };
     });
     const labels = this.#labels();
@@ -320,29 +336,36 @@ export class Pipeline {
     return this.#o.route(d)?.name ?? this.#o.name;
   }
 
-  #countSettled(deliveries: ReadonlyArray<Delivery>, items: ReadonlyArray<Item>, dead: ReadonlyArray<DeadLetter>): void {
+  /** What the metrics of a settled batch need: a batch held for a checkpoint lets its messages go. */
+  summarize(deliveries: ReadonlyArray<Delivery>, decoded: number, dead: ReadonlyArray<DeadLetter>): BatchSummary {
+    // One counter update per domain and batch, not per message (a labelled inc costs ~1 µs).
+    const perDomain = new Map<string, number>();
+    const receivedAt = new Float64Array(deliveries.length);
+    deliveries.forEach((d, i) => {
+      const domain = this.#domainOf(d);
+      perDomain.set(domain, (perDomain.get(domain) ?? 0) + 1);
+      receivedAt[i] = d.receivedAt;
+    });
+    return { perDomain, receivedAt, decoded, dead: dead.map((d) => ({ domain: this.#domainOf(deliveries[d.index]!), code: d.error.code })) };
+  }
+
+  #countSettled(summary: BatchSummary): void {
     const m = this.#o.metrics;
     const now = Date.now();
     const labels = this.#labels();
-    // One counter update per domain and batch, not per message (a labelled inc costs ~1 µs).
-    const perDomain = new Map<string, number>();
-    for (const d of deliveries) {
-      const domain = this.#domainOf(d);
-      perDomain.set(domain, (perDomain.get(domain) ?? 0) + 1);
-    }
-    for (const [domain, n] of perDomain) m.messages.inc(this.#labels(domain), n);
-    for (const d of dead) {
-      const l = this.#labels(this.#domainOf(deliveries[d.index]!));
+    for (const [domain, n] of summary.perDomain) m.messages.inc(this.#labels(domain), n);
+    for (const d of summary.dead) {
+      const l = this.#labels(d.domain);
       m.dlq.inc(l);
-      m.failed.inc({ ...l, reason: d.error.code });
+      m.failed.inc({ ...l, reason: d.code });
     }
     let newest = 0;
     // Bound once: a labelled observe hashes its labels on every call.
     const latency = m.latency.labels(labels);
-    for (const d of deliveries) {
-      latency.observe((now - d.receivedAt) / 1000);
-      if (d.receivedAt > newest) newest = d.receivedAt;
+    for (const t of summary.receivedAt) {
+      latency.observe((now - t) / 1000);
+      if (t > newest) newest = t;
     }
-    if (items.length > 0 || dead.length > 0) m.lag.set(labels, Math.max(0, (now - newest) / 1000));
+    if (summary.decoded > 0 || summary.dead.length > 0) m.lag.set(labels, Math.max(0, (now - newest) / 1000));
   }
 }

@@ -136,6 +136,7 @@ export async function startWorker(config: Config, log: Logger, runtime: WorkerRu
       log: log.child({ domain: name, source: source.kind }),
       maxMessageBytes: config.maxMessageBytes,
       retry: config.retry,
+      checkpoint: config.checkpoint,
       onOutbox: () => relay.poke(),
     }));
   }

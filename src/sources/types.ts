@@ -39,13 +39,35 @@ export interface Checkpoint {
   readonly stream: string;
   readonly partition: number;
   readonly offset: string;
+  /** The owner epoch this worker claimed for the partition: the write is fenced on it. */
+  readonly epoch?: string;
 }
 
 export interface DeliveryBatch {
   readonly deliveries: ReadonlyArray<Delivery>;
   /** Positions to store with the batch's data (sources whose offsets live in the database). */
   readonly checkpoints?: ReadonlyArray<Checkpoint>;
-  /** Exactly one call per batch; acknowledgements happen only here. */
+  /**
+   * Messages still waiting in the batch's partition after it (Kafka: high watermark minus the
+   * next offset). Lets a checkpointing pipeline commit at once when it has caught up.
+   */
+  readonly backlog?: number;
+  /**
+   * A barrier, not messages: the source's assignment changed. The pipeline commits or drops
+   * its uncommitted work and forgets in-memory state, then settles; only then does the source
+   * claim its new partitions and seek them to their stored checkpoints.
+   */
+  readonly reassigned?: boolean;
+  /**
+   * Pipelined hand-over (sources with `partitioned`): the pipeline has taken the batch into
+   * its uncommitted work, so the source may fetch and hand over the partition's next batch;
+   * `settle` still follows the commit (or a release that the source answers by rewinding).
+   */
+  accept?(): void;
+  /**
+   * Exactly one call per batch; acknowledgements happen only here. A partitioned source's
+   * settle must work detached from the batch (a checkpoint keeps it, not the messages).
+   */
   settle(outcome: Outcome): Promise<void>;
 }
 
@@ -84,6 +106,17 @@ export interface Source {
    * transaction, retried with it. Without it, the source dead-letters at settle.
    */
   deadLetterTarget?(delivery: Delivery): DeadLetterTarget;
+  /**
+   * Every key is owned by one partition and a partition by one worker at a time, claimed with
+   * a fencing epoch (Kafka): per-key state may live in memory between checkpoints. Such a
+   * source supports `accept`, `reassigned` barriers and `rewind`.
+   */
+  readonly partitioned?: boolean;
+  /**
+   * Restarts every partition this worker holds from its stored checkpoint, dropping batches
+   * not yet taken; called after the pipeline dropped uncommitted work.
+   */
+  rewind?(): Promise<void>;
   start(): Promise<void>;
   /** Batches until the signal aborts; the next batch is only pulled after the previous one settled. */
   batches(signal: AbortSignal): AsyncIterable<DeliveryBatch>;

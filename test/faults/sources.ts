@@ -63,7 +63,9 @@ export function createRig(name: SourceName): SourceRig {
       return {
         name,
         // 10 s: a killed member's partitions move within seconds rather than the default 30.
-        env: { ...common, KAFKA_BROKERS: KAFKA_BROKERS.join(','), KAFKA_GROUP_ID: `f.${s}.group`, KAFKA_SESSION_TIMEOUT: '10s' },
+        // CHECKPOINT_MAX_MESSAGES below the slow-db scenario's offered backlog, so that its
+        // in-flight check sees the bound hold (the default, 100,000, is more than it offers).
+        env: { ...common, KAFKA_BROKERS: KAFKA_BROKERS.join(','), KAFKA_GROUP_ID: `f.${s}.group`, KAFKA_SESSION_TIMEOUT: '10s', CHECKPOINT_MAX_MESSAGES: '5000' },
         workerEnv: () => ({}),
         load: { broker: `kafka://${KAFKA_BROKERS.join(',')}`, topic, partitions: 4, declare: false },
         prepare: () => createTopic(topic, 4),

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { eventually } from './db.ts';
@@ -43,6 +44,16 @@ export class WorkerProcess {
 
   async waitReady(timeoutMs = 30_000): Promise<void> {
     await eventually(async () => (await this.http('/ready')).status === 200, timeoutMs, 'worker ready');
+  }
+
+  /** Sends a signal without waiting for an exit (SIGSTOP / SIGCONT). */
+  signal(signal: NodeJS.Signals): void {
+    this.child?.kill(signal);
+  }
+
+  /** What the worker logged so far. */
+  async logText(): Promise<string> {
+    return readFile(this.logFile, 'utf8').catch(() => '');
   }
 
   kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<number | null> {

@@ -51,7 +51,7 @@ describe('grid-telemetry over a real Kafka broker: exact aggregates and alerts t
     for (const c of cleanups.reverse()) await c().catch(() => undefined);
   });
 
-  async function setup(port: number, partitions = 4) {
+  async function setup(port: number, partitions = 4, extra: Record<string, string> = {}) {
     const db = await createTestDatabase();
     cleanups.push(db.drop);
     const names = uniqueKafkaNames();
@@ -59,7 +59,7 @@ describe('grid-telemetry over a real Kafka broker: exact aggregates and alerts t
     const dir = await mkdtemp(join(tmpdir(), 'ingestd-kafka-'));
     const env = {
       DATABASE_URL: db.url, DOMAINS_ENABLED: 'grid-telemetry', KAFKA_BROKERS: KAFKA_BROKERS.join(','), ...names,
-      KAFKA_BATCH_SIZE: '500', FLUSH_INTERVAL_1M: '1s', FLUSH_INTERVAL_15M: '2s', ALLOWED_LATENESS: '0s',
+      KAFKA_BATCH_SIZE: '500', FLUSH_INTERVAL_1M: '1s', FLUSH_INTERVAL_15M: '2s', ALLOWED_LATENESS: '0s', ...extra,
     };
     const worker = (n: number) => {
       const w = new WorkerProcess(env, port + n, join(dir, `worker-${n}.log`));
@@ -114,6 +114,34 @@ describe('grid-telemetry over a real Kafka broker: exact aggregates and alerts t
     await produce(names.KAFKA_TOPIC!, sent.slice(20_000));
     await assertExact(db.url, names, sent);
     assert.equal(await a.kill('SIGTERM'), 0);
+  });
+
+  test('a worker paused past the session timeout (a zombie) is fenced: its late checkpoint fails and nothing counts twice', async () => {
+    const { db, names, worker } = await setup(18_731, 4, { KAFKA_SESSION_TIMEOUT: '6s', DB_STATEMENT_TIMEOUT: '3s', CHECKPOINT_INTERVAL: '2s' });
+    const a = worker(0);
+    const b = worker(1);
+    a.start();
+    b.start();
+    await a.waitReady(60_000);
+    await b.waitReady(60_000);
+    const sent = traffic(24, 60_000);
+    await produce(names.KAFKA_TOPIC!, sent);
+    await eventually(async () => (await storedReadings(db.url)) >= 10_000, 90_000, 'both draining');
+    const logged = (await b.logText()).length;
+    a.signal('SIGSTOP');
+    try {
+      // The group gives a's partitions to b once a's session expires; b claims them (raising
+      // their epochs) and goes on from a's last checkpoint.
+      await eventually(async () => /"assignment":\{"[^"]+":\[0,1,2,3\]\}/.test((await b.logText()).slice(logged)), 60_000, 'b assigned every partition');
+      const atTakeover = await storedReadings(db.url);
+      await eventually(async () => (await storedReadings(db.url)) > atTakeover + 2_000, 60_000, 'b storing a\'s partitions');
+    } finally {
+      a.signal('SIGCONT');
+    }
+    await eventually(async () => /claimed by another worker/.test(await a.logText()), 30_000, 'a\'s late checkpoint fenced');
+    await assertExact(db.url, names, sent);
+    assert.equal(await a.kill('SIGTERM'), 0);
+    assert.equal(await b.kill('SIGTERM'), 0);
   });
 
   test('a broker restart mid-stream: the worker reconnects and stays exact', async () => {

@@ -1,5 +1,4 @@
 import type { PoolClient } from 'pg';
-import { emaStep } from '../../processors/anomaly/ema.ts';
 import { uuidV5 } from '../../lib/ids.ts';
 import { isoTime } from '../../lib/iso-time.ts';
 import { MonthlyPartitions } from '../../sinks/postgres/partitions.ts';
@@ -8,17 +7,16 @@ import { emptyStats, type ApplyResult, type Decoded, type DomainHandler, type Do
 import { decodeGridReading, type GridReading } from './decode.ts';
 import type { GridTelemetrySettings } from './settings.ts';
 import { windowDeltas } from './windows.ts';
+import { alertIdOf, detect } from './detect.ts';
+import { GridState, WINDOWS } from './state.ts';
 import {
   addAggregates, advanceWatermark, closeWindows, insertAlerts, insertReadings, keyOfReading, lockMeters, markOffline,
   openWindowStats, saveMeters, type AlertRow, type ClosedAggregate,
 } from './store.ts';
 
-export const DOMAIN = 'grid-telemetry';
+export { alertIdOf } from './detect.ts';
 
-const WINDOWS = [
-  { label: '1m', sizeMs: 60_000, table: 'aggregates_1m' },
-  { label: '15m', sizeMs: 900_000, table: 'aggregates_15m' },
-] as const;
+export const DOMAIN = 'grid-telemetry';
 
 /** The alert message of SPEC §5.2. */
 export interface AlertEvent {
@@ -31,8 +29,6 @@ export interface AlertEvent {
   timestamp: string;
   detected_at: string;
 }
-
-export const alertIdOf = (meterId: string, timestampMs: number, type: string): string => uuidV5(`grid-alert:${meterId}:${timestampMs}:${type}`);
 
 function alertMessage(a: AlertRow, detectedAt: string, topic: string): OutboundMessage {
   const event: AlertEvent = {
@@ -80,12 +76,11 @@ async function applyGridBatch(tx: PoolClient, batch: ReadonlyArray<Decoded<GridR
   const alerts: AlertRow[] = [];
   for (const r of added) {
     const state = meters.get(r.meterId)!;
-    const step = emaStep({ baseline: state.baseline }, r.powerKw, s.ema);
-    state.baseline = step.next.baseline;
-    if (step.anomaly !== null) {
-      const { type, value, baseline } = step.anomaly;
-      alerts.push({ alertId: alertIdOf(r.meterId, r.timestampMs, type), meterId: r.meterId, region: r.region, type, value, baseline, timestampMs: r.timestampMs });
-      stats.anomalies[type] = (stats.anomalies[type] ?? 0) + 1;
+    const step = detect(state.baseline, r, s.ema);
+    state.baseline = step.baseline;
+    if (step.alert !== null) {
+      alerts.push(step.alert);
+      stats.anomalies[step.alert.type] = (stats.anomalies[step.alert.type] ?? 0) + 1;
     }
   }
   await saveMeters(tx, meters, regions);
@@ -140,6 +135,7 @@ export const gridTelemetry: DomainPlugin = {
     const partitions = new MonthlyPartitions(pool, log, 'telemetry_readings', s.retentionMonths);
     return {
       name: DOMAIN,
+      state: new GridState({ pool, settings: s, domain: DOMAIN, alertMessage: (a, detectedAt) => alertMessage(a, detectedAt, s.topics.alerts) }),
       decode: (delivery) => decodeGridReading(delivery.body, s.decode),
       apply: (tx, messages) => applyGridBatch(tx, messages, s),
       prepare: async (messages) => partitions.ensure(messages.map((m) => m.value.timestampMs)),

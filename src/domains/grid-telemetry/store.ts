@@ -3,6 +3,8 @@ import type { WindowAggregate } from '../../processors/windows/tumbling.ts';
 import type { GridReading } from './decode.ts';
 import { isoTime } from '../../lib/iso-time.ts';
 import { insertDetections, type Detections } from '../../sinks/postgres/detections.ts';
+import { copyText, encodeCopyValue } from '../../sinks/postgres/copy.ts';
+import { quoteIdent } from '../../sinks/postgres/sql-text.ts';
 
 export type ReadingRow = GridReading;
 
@@ -137,7 +139,6 @@ export async function insertAlerts(tx: PoolClient, alerts: ReadonlyArray<AlertRo
   );
 }
 
-/** Moves the domain's highest event time forward (never back). */
 /** Raises the highest event time seen by this shard (a partition: concurrent batches of others never wait on it). */
 export async function advanceWatermark(tx: PoolClient, domain: string, shard: string, maxEventTimeMs: number): Promise<void> {
   await tx.query(
@@ -197,4 +198,62 @@ export async function openWindowStats(client: { query: PoolClient['query'] }, ta
     `SELECT count(*) AS buckets, sum(sample_count) AS readings FROM ${table} WHERE dirty`,
   );
   return { buckets: Number(rows[0]?.buckets ?? 0), readings: Number(rows[0]?.readings ?? 0) };
+}
+
+const READING_COLUMNS = ['meter_id', 'region', 'timestamp', 'power_kw', 'voltage', 'energy_kwh', 'interval_s'] as const;
+
+const copyNumber = (v: number | null): string => (v === null ? '\\N' : encodeCopyValue(v));
+
+/** A reading as a line of COPY text (see copyReadingText); runs for every reading, so no row array. */
+export const readingLine = (r: ReadingRow): string =>
+  `${encodeCopyValue(r.meterId)}\t${encodeCopyValue(r.region)}\t${isoTime(r.timestampMs)}\t${encodeCopyValue(r.powerKw)}\t${copyNumber(r.voltage)}\t${copyNumber(r.energyKwh)}\t${encodeCopyValue(r.intervalS)}\n`;
+
+/**
+ * Raw readings by COPY, as text encoded when they arrived, for readings known to be new
+ * (beyond the committed source position). A reading that is stored already fails the
+ * transaction with a unique violation: the caller then takes the careful path (`insertReadings`).
+ */
+export async function copyReadingText(tx: PoolClient, chunks: ReadonlyArray<string>): Promise<void> {
+  if (chunks.length === 0) return;
+  await copyText(tx, quoteIdent('telemetry_readings'), READING_COLUMNS, chunks);
+}
+
+/** Stored EMA baselines of meters (absent: never seen). */
+export async function readBaselines(client: { query: PoolClient['query'] }, meterIds: ReadonlyArray<string>): Promise<Map<string, number | null>> {
+  if (meterIds.length === 0) return new Map();
+  const { rows } = await client.query<{ meter_id: string; baseline: number | null }>(
+    'SELECT meter_id, baseline FROM grid_meters WHERE meter_id = ANY($1::text[])',
+    [meterIds],
+  );
+  return new Map(rows.map((r) => [r.meter_id, r.baseline]));
+}
+
+/** A meter's state as a checkpoint writes it. */
+export interface MeterCheckpoint {
+  readonly meterId: string;
+  readonly region: string;
+  readonly baseline: number | null;
+}
+
+/**
+ * Writes meters heard from since the last checkpoint (baseline, region, heard from now) and
+ * closes their open offline alerts. The alerts are cleared by a second statement: it runs
+ * after the upsert waited on the row lock of an offline run that was committing, so it
+ * sees that run's alert.
+ */
+export async function writeMeters(tx: PoolClient, meters: ReadonlyArray<MeterCheckpoint>): Promise<void> {
+  if (meters.length === 0) return;
+  const sorted = [...meters].sort((a, b) => (a.meterId < b.meterId ? -1 : a.meterId > b.meterId ? 1 : 0));
+  const ids = sorted.map((m) => m.meterId);
+  await tx.query(
+    `INSERT INTO grid_meters AS g (meter_id, region, baseline, last_received_at)
+     SELECT m, r, b, now() FROM unnest($1::text[], $2::text[], $3::float8[]) AS k(m, r, b)
+     ON CONFLICT (meter_id) DO UPDATE SET baseline = excluded.baseline, region = excluded.region,
+       last_received_at = now(), offline_since = NULL, updated_at = now()`,
+    [ids, sorted.map((m) => m.region), sorted.map((m) => m.baseline)],
+  );
+  await tx.query(
+    `UPDATE grid_alerts SET cleared_at = clock_timestamp() WHERE type = 'offline' AND cleared_at IS NULL AND meter_id = ANY($1::text[])`,
+    [ids],
+  );
 }

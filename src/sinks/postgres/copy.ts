@@ -23,6 +23,13 @@ export function encodeCopyValue(v: CopyValue): string {
 
 const CHUNK = 1 << 20;
 
+/** One row as a line of COPY text format (with its newline). */
+export function copyLine(row: ReadonlyArray<CopyValue>): string {
+  let line = '';
+  for (let i = 0; i < row.length; i++) line += (i === 0 ? '' : '\t') + encodeCopyValue(row[i]!);
+  return `${line}\n`;
+}
+
 /**
  * Bulk insert with COPY … FROM STDIN: one round trip for the whole batch. `table` must be
  * quoted already (see `qualified`).
@@ -33,21 +40,30 @@ export async function copyRows(
   columns: ReadonlyArray<string>,
   rows: Iterable<ReadonlyArray<CopyValue>>,
 ): Promise<void> {
+  await copyText(client, table, columns, (function* () {
+    let buf = '';
+    for (const row of rows) {
+      buf += copyLine(row);
+      if (buf.length >= CHUNK) {
+        yield buf;
+        buf = '';
+      }
+    }
+    if (buf !== '') yield buf;
+  })());
+}
+
+/** COPY of text already in COPY format (whole lines), e.g. encoded as the rows arrived. */
+export async function copyText(client: PoolClient, table: string, columns: ReadonlyArray<string>, chunks: Iterable<string>): Promise<void> {
   const sql = `COPY ${table} (${columns.map(quoteIdent).join(', ')}) FROM STDIN`;
   const stream = client.query(copyFrom(sql));
   const done = new Promise<void>((resolve, reject) => {
     stream.on('finish', resolve);
     stream.on('error', reject);
   });
-  let buf = '';
-  for (const row of rows) {
-    for (let i = 0; i < row.length; i++) buf += (i === 0 ? '' : '\t') + encodeCopyValue(row[i]!);
-    buf += '\n';
-    if (buf.length >= CHUNK) {
-      if (!stream.write(buf)) await new Promise((r) => stream.once('drain', r));
-      buf = '';
-    }
+  for (const chunk of chunks) {
+    if (!stream.write(chunk)) await new Promise((r) => stream.once('drain', r));
   }
-  stream.end(buf);
+  stream.end();
   await done;
 }

@@ -14,6 +14,8 @@ export class MonthlyPartitions {
   readonly #schema: string | undefined;
   readonly #retentionMonths: number;
   readonly #known = new Set<string>();
+  /** [start, end) in epoch ms of a month known to have its partition. */
+  #lastMonth: [number, number] = [0, 0];
   #partitioned: boolean | undefined;
 
   constructor(pool: pg.Pool, log: Logger, table: string, retentionMonths: number, schema?: string) {
@@ -39,10 +41,14 @@ export class MonthlyPartitions {
   /** Makes sure the months of these epoch-ms timestamps have a partition. */
   async ensure(timestamps: Iterable<number>): Promise<void> {
     const months = new Set<string>();
+    // Called for every batch: a time inside the last known month costs two comparisons.
+    let [from, to] = this.#lastMonth;
     for (const t of timestamps) {
+      if (t >= from && t < to) continue;
       const d = new Date(t);
       const key = monthKey(d.getUTCFullYear(), d.getUTCMonth());
       if (!this.#known.has(key)) months.add(key);
+      else [from, to] = this.#lastMonth = [Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1), Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1)];
     }
     if (months.size === 0 || !(await this.#isPartitioned())) return;
     for (const key of months) await this.#create(key);

@@ -21,6 +21,10 @@ export function createPool(s: DatabaseSettings, log: Logger): pg.Pool {
     connectionTimeoutMillis: 5_000,
     idleTimeoutMillis: 30_000,
     statement_timeout: s.statementTimeoutMs,
+    // A worker paused inside a transaction (a stopped process, a long GC pause) would hold its
+    // row locks, among them the checkpoint rows a new partition owner must claim: the server
+    // ends such a transaction after as long as a statement may take.
+    idle_in_transaction_session_timeout: s.statementTimeoutMs,
     application_name: s.applicationName,
   });
   // An idle client losing its connection (database restart) must not crash the process:

@@ -1,7 +1,7 @@
 import type { Consumer, EachBatchPayload, IHeaders, Kafka } from 'kafkajs';
 import type pg from 'pg';
 import type { KafkaSettings } from '../../config/index.ts';
-import { readCheckpoints } from '../../sinks/postgres/checkpoints.ts';
+import { claimPartitions, readPositions } from '../../sinks/postgres/checkpoints.ts';
 import { backoffDelay, sleep } from '../../runtime/backoff.ts';
 import { Doorbell, batchesOf } from '../../runtime/doorbell.ts';
 import { errorMessage } from '../../runtime/errors.ts';
@@ -13,10 +13,19 @@ import { ensureTopics } from './client.ts';
 export const CHECKPOINT_SOURCE = 'kafka';
 const FETCH_SILENCE_MS = 15_000;
 
+const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
+
 /** Kafka header values (Buffers, or arrays of them when repeated) as strings. */
-function headersOf(h: IHeaders | undefined): Record<string, string> {
+function headersOf(h: IHeaders | undefined): Readonly<Record<string, string>> {
+  // Most messages carry none: one shared object instead of one per message.
+  if (h === undefined) return NO_HEADERS;
+  let any = false;
+  for (const _ in h) {
+    any = true;
+    break;
+  }
+  if (!any) return NO_HEADERS;
   const out: Record<string, string> = {};
-  if (h === undefined) return out;
   for (const [k, v] of Object.entries(h)) {
     if (v === undefined) continue;
     const last = Array.isArray(v) ? v[v.length - 1] : v;
@@ -25,18 +34,38 @@ function headersOf(h: IHeaders | undefined): Record<string, string> {
   return out;
 }
 
+/** What became of a batch handed over: taken into uncommitted work (pipelined), or settled. */
+type HandOver = { readonly kind: 'accepted' } | Outcome;
+
+/**
+ * A batch's accept / settle / release. Made apart from the batch: a checkpoint keeps settle
+ * until it commits, and a closure made next to the messages would keep them all alive.
+ */
+function batchEnds(resolve: (h: HandOver) => void, onSettled?: (outcome: Outcome) => void) {
+  return {
+    accept: (): void => resolve({ kind: 'accepted' }),
+    settle: async (outcome: Outcome): Promise<void> => {
+      onSettled?.(outcome);
+      resolve(outcome);
+    },
+    release: (): void => resolve({ kind: 'release' }),
+  };
+}
+
 /**
  * A consumer group member. kafkajs runs one eachBatch per partition at a time (up to
  * `concurrency` partitions at once); each hands its messages over in chunks of
- * KAFKA_BATCH_SIZE and waits until the pipeline has committed them, so a partition's order
- * is kept and a rebalance waits for the chunk in flight. The position that counts is the
- * one committed with the data (worker_checkpoints); the group offset follows for lag
- * tooling, and a newly assigned partition seeks to the stored checkpoint.
+ * KAFKA_BATCH_SIZE, in order. A checkpointing pipeline accepts a chunk once it holds it in
+ * memory, and the partition's next chunk is fetched while it commits; otherwise the chunk
+ * waits until it has committed. The position that counts is the one committed with the data
+ * (worker_checkpoints), fenced by the epoch this worker claims on assignment; the group
+ * offset follows for lag tooling.
  */
 export class KafkaSource implements Source {
   readonly name: string;
   readonly kind = 'kafka';
   readonly concurrency: number;
+  readonly partitioned = true;
   readonly #s: KafkaSettings;
   readonly #kafka: Kafka;
   readonly #consumer: Consumer;
@@ -53,6 +82,18 @@ export class KafkaSource implements Source {
   #lastFetch = 0;
   #lastError = 'not connected yet';
   #closing = false;
+  /** Bumped on every assignment: chunks fetched before it are not handed over. */
+  #generation = 0;
+  /** Bumped on every rewind, likewise. */
+  #rewinds = 0;
+  /** Between an assignment and the end of its claim. */
+  #claiming = false;
+  /** What this worker holds now, and the epoch it claimed for each (`topic|partition`). */
+  #assigned: Array<{ topic: string; partitions: number[] }> = [];
+  readonly #epochs = new Map<string, string>();
+  /** Group offsets to commit after checkpoints (coalesced: one request per tick). */
+  readonly #groupOffsets = new Map<string, { topic: string; partition: number; offset: string }>();
+  #groupCommit: NodeJS.Immediate | undefined;
 
   constructor(o: { settings: KafkaSettings; kafka: Kafka; topics: ReadonlyArray<string>; pool: pg.Pool; log: Logger; metrics?: Metrics }) {
     this.#s = o.settings;
@@ -125,10 +166,13 @@ export class KafkaSource implements Source {
 
   /**
    * Assigned partitions start where the database says they are. kafkajs does not await this
-   * handler, so the partitions are paused first and resumed once the seek is done.
+   * handler, so the partitions are paused first; the pipeline then commits or drops what it
+   * holds (a barrier), and only then does this worker claim the partitions (raising their
+   * epochs, which fences out any previous owner) and seek them to their checkpoints.
    */
   #onAssigned(assignment: Record<string, number[]>): void {
     this.#joined = true;
+    const generation = ++this.#generation;
     const pairs = Object.entries(assignment).filter(([, partitions]) => partitions.length > 0);
     // A partition that moved to another member is its lag to report now: a stale series here
     // would count its lag twice (and hold a lag-driven autoscaler up).
@@ -140,36 +184,103 @@ export class KafkaSource implements Source {
       this.#lagSeries.delete(key);
     }
     this.#log.info({ assignment }, 'kafka partitions assigned');
-    if (pairs.length === 0) return;
     const topicPartitions = pairs.map(([topic, partitions]) => ({ topic, partitions }));
-    this.#consumer.pause(topicPartitions);
-    const seekAll = async (): Promise<void> => {
-      for (let attempt = 0; !this.#closing; attempt++) {
+    if (topicPartitions.length > 0) this.#consumer.pause(topicPartitions);
+    this.#assigned = topicPartitions;
+    this.#epochs.clear();
+    // Chunks of the previous assignment that the pipeline has not taken yet are not its to take.
+    for (const q of this.#queue.splice(0)) q.release();
+    this.#claiming = true;
+    const claimAll = async (): Promise<void> => {
+      await this.#handOver({ deliveries: [], reassigned: true });
+      for (let attempt = 0; !this.#closing && generation === this.#generation; attempt++) {
         try {
-          for (const [topic, partitions] of pairs) {
-            const stored = await readCheckpoints(this.#pool, CHECKPOINT_SOURCE, topic);
-            for (const p of partitions) {
-              const offset = stored.get(p);
-              if (offset !== undefined) this.#consumer.seek({ topic, partition: p, offset });
+          for (const { topic, partitions } of topicPartitions) {
+            const claims = await claimPartitions(this.#pool, CHECKPOINT_SOURCE, topic, partitions);
+            if (generation !== this.#generation) return;
+            for (const [p, claim] of claims) {
+              this.#epochs.set(`${topic}|${p}`, claim.epoch);
+              if (claim.offset !== undefined) this.#consumer.seek({ topic, partition: p, offset: claim.offset });
             }
           }
-          this.#consumer.resume(topicPartitions);
+          this.#claiming = false;
+          if (topicPartitions.length > 0) this.#consumer.resume(topicPartitions);
           return;
         } catch (err) {
           this.#lastError = `checkpoint lookup failed: ${errorMessage(err)}`;
-          this.#log.warn({ err: errorMessage(err) }, 'kafka: cannot read checkpoints yet; partitions stay paused');
-          await new Promise((r) => setTimeout(r, Math.min(10_000, 500 * 2 ** attempt)));
+          this.#log.warn({ err: errorMessage(err) }, 'kafka: cannot claim partitions yet; they stay paused');
+          await sleep(backoffDelay(attempt, 500, 10_000));
         }
       }
     };
-    void seekAll();
+    void claimAll();
   }
 
-  async #eachBatch({ batch, resolveOffset, commitOffsetsIfNecessary, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+  /**
+   * Restarts every held partition from its stored checkpoint (the pipeline dropped what it
+   * had not committed). Chunks queued for the pipeline are dropped and chunks being fetched
+   * are stale. A partition whose stored epoch is no longer this worker's was claimed by
+   * another: it stays paused until the group assigns partitions again. While a claim of a new
+   * assignment is under way, that claim seeks every partition itself.
+   */
+  async rewind(): Promise<void> {
+    const rewinds = ++this.#rewinds;
+    for (const q of this.#queue.splice(0)) {
+      if (q.batch.reassigned === true) this.#queue.push(q);
+      else q.release();
+    }
+    const held = this.#assigned;
+    if (held.length === 0 || this.#claiming) return;
+    this.#consumer.pause(held);
+    for (let attempt = 0; !this.#closing && rewinds === this.#rewinds && !this.#claiming; attempt++) {
+      try {
+        const resumed: Array<{ topic: string; partitions: number[] }> = [];
+        for (const { topic, partitions } of held) {
+          const stored = await readPositions(this.#pool, CHECKPOINT_SOURCE, topic);
+          const earliest = partitions.some((p) => stored.get(p)?.offset === undefined) ? await this.#earliest(topic) : new Map<number, string>();
+          const ours: number[] = [];
+          for (const p of partitions) {
+            const mine = this.#epochs.get(`${topic}|${p}`);
+            if (mine === undefined || stored.get(p)?.epoch !== mine) {
+              this.#epochs.delete(`${topic}|${p}`);
+              continue;
+            }
+            const offset = stored.get(p)?.offset ?? earliest.get(p);
+            if (offset !== undefined) this.#consumer.seek({ topic, partition: p, offset });
+            ours.push(p);
+          }
+          if (ours.length > 0) resumed.push({ topic, partitions: ours });
+        }
+        if (rewinds !== this.#rewinds || this.#claiming) return;
+        if (resumed.length > 0) this.#consumer.resume(resumed);
+        this.#log.info({ resumed, held }, 'kafka partitions rewound to their checkpoints (partitions claimed by another worker stay paused)');
+        return;
+      } catch (err) {
+        this.#log.warn({ err: errorMessage(err) }, 'kafka: cannot rewind partitions yet; they stay paused');
+        await sleep(backoffDelay(attempt, 500, 10_000));
+      }
+    }
+  }
+
+  async #earliest(topic: string): Promise<Map<number, string>> {
+    const admin = this.#kafka.admin();
+    await admin.connect();
+    try {
+      return new Map((await admin.fetchTopicOffsets(topic)).map((o) => [o.partition, o.low]));
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  async #eachBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
     const { topic, partition } = batch;
+    const generation = this.#generation;
+    const rewinds = this.#rewinds;
     const size = this.#s.batchSize;
     for (let i = 0; i < batch.messages.length; i += size) {
-      if (!isRunning() || isStale() || this.#closing) return;
+      if (!isRunning() || isStale() || this.#closing || generation !== this.#generation || rewinds !== this.#rewinds) return;
+      const epoch = this.#epochs.get(`${topic}|${partition}`);
+      if (epoch === undefined) return; // not claimed yet: fetched again once it is
       const chunk = batch.messages.slice(i, i + size);
       const last = chunk[chunk.length - 1]!.offset;
       const next = (BigInt(last) + 1n).toString();
@@ -183,28 +294,44 @@ export class KafkaSource implements Source {
         if (headers['x-first-failed-at'] !== undefined) origin.firstFailedAt = headers['x-first-failed-at'];
         return { id: m.key?.toString(), route: topic, body: m.value ?? Buffer.alloc(0), headers, receivedAt, origin };
       });
-      const outcome = await this.#handOver({
-        deliveries,
-        checkpoints: [{ source: CHECKPOINT_SOURCE, stream: topic, partition, offset: next }],
-      });
-      if (outcome.kind === 'release') return; // shutdown: left uncommitted, redelivered later
-      resolveOffset(last);
-      await commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset: next }] }] }).catch((err: unknown) =>
-        this.#log.debug({ err: errorMessage(err) }, 'group offset commit failed (the database checkpoint stands)'),
+      const lag = Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(next)));
+      const outcome = await this.#handOver(
+        { deliveries, backlog: lag, checkpoints: [{ source: CHECKPOINT_SOURCE, stream: topic, partition, offset: next, epoch }] },
+        (settled) => {
+          if (settled.kind === 'ack') this.#committed(topic, partition, next, lag);
+        },
       );
-      this.#metrics?.kafkaLag.set({ topic, partition: String(partition) }, Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(next))));
-      this.#lagSeries.add(`${topic}|${partition}`);
+      if (outcome.kind === 'release') return; // left uncommitted: fetched again (shutdown, rewind)
+      resolveOffset(last);
       await heartbeat().catch(() => undefined); // throws when a rebalance started: handled by kafkajs
     }
   }
 
-  /** Queues a batch for the pipeline and resolves with its outcome once settled. */
-  #handOver(b: Omit<DeliveryBatch, 'settle'>): Promise<Outcome> {
-    return new Promise((resolve) => {
-      const batch: DeliveryBatch = { ...b, settle: async (outcome) => resolve(outcome) };
-      this.#queue.push({ batch, release: () => resolve({ kind: 'release' }) });
-      this.#bell.ring();
+  /** After a chunk's checkpoint committed: its lag, and the group offset (coalesced) for lag tooling. */
+  #committed(topic: string, partition: number, next: string, lag: number): void {
+    this.#metrics?.kafkaLag.set({ topic, partition: String(partition) }, lag);
+    this.#lagSeries.add(`${topic}|${partition}`);
+    this.#groupOffsets.set(`${topic}|${partition}`, { topic, partition, offset: next });
+    this.#groupCommit ??= setImmediate(() => {
+      this.#groupCommit = undefined;
+      const offsets = [...this.#groupOffsets.values()];
+      this.#groupOffsets.clear();
+      this.#consumer.commitOffsets(offsets).catch((err: unknown) =>
+        this.#log.debug({ err: errorMessage(err) }, 'group offset commit failed (the database checkpoint stands)'),
+      );
     });
+  }
+
+  /**
+   * Queues a batch for the pipeline; resolves when the pipeline accepts it (pipelined) or
+   * settles it. `onSettled` sees the settlement, also when it comes after the acceptance.
+   */
+  #handOver(b: Omit<DeliveryBatch, 'settle' | 'accept'>, onSettled?: (outcome: Outcome) => void): Promise<HandOver> {
+    const { promise, resolve } = Promise.withResolvers<HandOver>();
+    const ends = batchEnds(resolve, onSettled);
+    this.#queue.push({ batch: { ...b, accept: ends.accept, settle: ends.settle }, release: ends.release });
+    this.#bell.ring();
+    return promise;
   }
 
   async *batches(signal: AbortSignal): AsyncIterable<DeliveryBatch> {
@@ -217,6 +344,7 @@ export class KafkaSource implements Source {
 
   async close(): Promise<void> {
     this.#closing = true;
+    if (this.#groupCommit !== undefined) clearImmediate(this.#groupCommit);
     // Batches the pipeline never took: their eachBatch returns without committing.
     for (const q of this.#queue.splice(0)) q.release();
     await this.#consumer.disconnect().catch(() => undefined);

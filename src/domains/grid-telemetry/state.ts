@@ -1,0 +1,186 @@
+import type pg from 'pg';
+import type { PoolClient } from 'pg';
+import { accumulate, emptyAggregate, type AggregateBuilder } from '../../processors/windows/tumbling.ts';
+import { emptyStats, type ApplyResult, type Decoded, type KeyedState, type StateDelta } from '../types.ts';
+import type { GridReading } from './decode.ts';
+import { detect } from './detect.ts';
+import { readingEnergyKwh } from './energy.ts';
+import type { GridTelemetrySettings } from './settings.ts';
+import type { OutboundMessage } from '../../sources/types.ts';
+import {
+  addAggregates, advanceWatermark, copyReadingText, insertAlerts, readingLine, readBaselines, writeMeters, type AlertRow, type MeterCheckpoint,
+} from './store.ts';
+
+/** The windows a reading feeds, with their tables. */
+export const WINDOWS = [
+  { label: '1m', sizeMs: 60_000, table: 'aggregates_1m' },
+  { label: '15m', sizeMs: 900_000, table: 'aggregates_15m' },
+] as const;
+
+interface GridDelta extends StateDelta {
+  /** The new readings as COPY text, one chunk per absorbed batch. */
+  readonly copy: ReadonlyArray<string>;
+  readonly readings: number;
+  /** Per window table: the new readings' sums per (meter, window), added to the stored rows. */
+  readonly windows: ReadonlyArray<ReadonlyArray<AggregateBuilder>>;
+  readonly meters: ReadonlyArray<MeterCheckpoint>;
+  readonly alerts: ReadonlyArray<AlertRow>;
+  /** Highest event time per shard. */
+  readonly watermarks: ReadonlyMap<string, number>;
+  readonly duplicates: number;
+}
+
+/** One shard's changes since its last checkpoint. */
+interface Building {
+  /**
+   * Raw rows as COPY text, one string per absorbed batch: held until the checkpoint as a few
+   * large strings, not as an object per reading (which every young-generation GC would copy).
+   */
+  copy: string[];
+  readings: number;
+  /** Window sums per meter touched, per window size (usually one window each). */
+  readonly windows: Map<Meter, AggregateBuilder[][]>;
+  alerts: AlertRow[];
+  maxEventTime: number;
+  duplicates: number;
+}
+
+const building = (): Building => ({ copy: [], readings: 0, windows: new Map(), alerts: [], maxEventTime: -Infinity, duplicates: 0 });
+
+/** How many of a meter's latest event times are remembered to skip a producer's repeat. */
+const RECENT = 16;
+
+/** The alert message published for a stored alert. */
+export type AlertMessage = (alert: AlertRow, detectedAt: string) => OutboundMessage;
+
+interface Meter {
+  readonly meterId: string;
+  baseline: number | null;
+  region: string;
+  /** Event times of its latest readings (a ring), kept across checkpoints. */
+  readonly recent: Float64Array;
+  recentNext: number;
+}
+
+const newMeter = (meterId: string, baseline: number | null): Meter => ({
+  meterId, baseline, region: '', recent: new Float64Array(RECENT).fill(Number.NaN), recentNext: 0,
+});
+
+/**
+ * grid-telemetry's keyed state (SPEC §1): each meter's EMA baseline in memory, and the raw
+ * rows, window sums, alerts and watermarks of the readings since the last checkpoint. A
+ * checkpoint writes each touched meter and each touched window once, however many readings
+ * it got, and the raw rows by COPY. Windows themselves stay in their tables (the stored row
+ * plus this delta is the window), so closing and late revisions work as on the careful path.
+ */
+export class GridState implements KeyedState<GridReading> {
+  readonly #pool: pg.Pool;
+  readonly #s: GridTelemetrySettings;
+  readonly #domain: string;
+  readonly #alertMessage: AlertMessage;
+  readonly #meters = new Map<string, Meter>();
+  /** Per shard (partition): each commits on its own, so checkpoints of partitions overlap. */
+  readonly #buildings = new Map<string, Building>();
+
+  constructor(o: { pool: pg.Pool; settings: GridTelemetrySettings; domain: string; alertMessage: AlertMessage }) {
+    this.#pool = o.pool;
+    this.#s = o.settings;
+    this.#domain = o.domain;
+    this.#alertMessage = o.alertMessage;
+  }
+
+  async absorb(messages: ReadonlyArray<Decoded<GridReading>>, shard: string): Promise<void> {
+    const unknown = new Set<string>();
+    for (const m of messages) if (!this.#meters.has(m.value.meterId)) unknown.add(m.value.meterId);
+    if (unknown.size > 0) {
+      const stored = await readBaselines(this.#pool, [...unknown]);
+      for (const id of unknown) if (!this.#meters.has(id)) this.#meters.set(id, newMeter(id, stored.get(id) ?? null));
+    }
+    let b = this.#buildings.get(shard);
+    if (b === undefined) this.#buildings.set(shard, (b = building()));
+    let maxEventTime = b.maxEventTime;
+    const lines: string[] = [];
+    // Per reading: no string keys and no per-window objects beyond a window's first reading;
+    // this loop runs for every message at full rate.
+    for (const { value: r } of messages) {
+      const meter = this.#meters.get(r.meterId)!;
+      // A producer's repeat of one of the meter's latest readings: already counted (the primary
+      // key would refuse it anyway, at the cost of replaying the checkpoint).
+      if (meter.recent.includes(r.timestampMs)) {
+        b.duplicates++;
+        continue;
+      }
+      meter.recent[meter.recentNext] = r.timestampMs;
+      meter.recentNext = (meter.recentNext + 1) % RECENT;
+      b.readings++;
+      lines.push(readingLine(r));
+      let windows = b.windows.get(meter);
+      if (windows === undefined) b.windows.set(meter, (windows = WINDOWS.map(() => [])));
+      const energy = readingEnergyKwh(r);
+      for (let i = 0; i < WINDOWS.length; i++) {
+        const size = WINDOWS[i]!.sizeMs;
+        const start = Math.floor(r.timestampMs / size) * size + 0;
+        const sums = windows[i]!;
+        let agg = sums.find((w) => w.windowStart === start);
+        if (agg === undefined) sums.push((agg = emptyAggregate(r.meterId, r.region, { start, end: start + size })));
+        agg.region = r.region;
+        accumulate(agg, r.powerKw, energy);
+      }
+      const step = detect(meter.baseline, r, this.#s.ema);
+      meter.baseline = step.baseline;
+      meter.region = r.region;
+      if (step.alert !== null) b.alerts.push(step.alert);
+      if (r.timestampMs > maxEventTime) maxEventTime = r.timestampMs;
+    }
+    b.maxEventTime = maxEventTime;
+    // Joined into one flat string: the lines themselves die young.
+    if (lines.length > 0) b.copy.push(lines.join(''));
+  }
+
+  take(shard: string): GridDelta {
+    const b = this.#buildings.get(shard) ?? building();
+    this.#buildings.delete(shard);
+    const meters: MeterCheckpoint[] = [];
+    const windows: AggregateBuilder[][] = WINDOWS.map(() => []);
+    for (const [m, sums] of b.windows) {
+      meters.push({ meterId: m.meterId, region: m.region, baseline: m.baseline });
+      for (let i = 0; i < WINDOWS.length; i++) windows[i]!.push(...sums[i]!);
+    }
+    return {
+      messages: b.readings + b.duplicates,
+      copy: b.copy,
+      readings: b.readings,
+      windows,
+      meters,
+      alerts: b.alerts,
+      watermarks: b.maxEventTime > -Infinity ? new Map([[shard, b.maxEventTime]]) : new Map(),
+      duplicates: b.duplicates,
+    };
+  }
+
+  async write(tx: PoolClient, delta: StateDelta): Promise<ApplyResult> {
+    const d = delta as GridDelta;
+    const stats = emptyStats();
+    stats.duplicates = d.duplicates;
+    stats.readings.valid = d.readings;
+    await copyReadingText(tx, d.copy);
+    for (let i = 0; i < WINDOWS.length; i++) {
+      await addAggregates(tx, WINDOWS[i]!.table, d.windows[i]!);
+      stats.aggregatesWritten += d.windows[i]!.length;
+    }
+    await writeMeters(tx, d.meters);
+    const stored = await insertAlerts(tx, d.alerts);
+    const outbound: OutboundMessage[] = [];
+    for (const a of d.alerts) {
+      stats.anomalies[a.type] = (stats.anomalies[a.type] ?? 0) + 1;
+      if (stored.ids.has(a.alertId)) outbound.push(this.#alertMessage(a, stored.detectedAt));
+    }
+    for (const [shard, ms] of d.watermarks) await advanceWatermark(tx, this.#domain, shard, ms);
+    return { outbound, stats };
+  }
+
+  reset(): void {
+    this.#meters.clear();
+    this.#buildings.clear();
+  }
+}

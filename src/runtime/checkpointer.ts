@@ -1,0 +1,413 @@
+import type pg from 'pg';
+import type { ApplyStats, DomainHandler, KeyedState, StateDelta } from '../domains/types.ts';
+import type { Checkpoint, DeadLetter, DeliveryBatch, OutboundMessage, Source } from '../sources/types.ts';
+import { classifyDbError } from '../sinks/postgres/classify.ts';
+import { inTransaction } from '../sinks/postgres/pool.ts';
+import { writeOutbox } from '../sinks/postgres/outbox.ts';
+import { backoffDelay, sleep } from './backoff.ts';
+import { deadLettersFor, writeExtras, type Extras } from './batch-extras.ts';
+import type { IngestError } from './errors.ts';
+import type { Logger } from './logger.ts';
+import type { BatchSummary, Item } from './pipeline.ts';
+
+/**
+ * A batch taken into uncommitted work: what its checkpoint needs, not its messages (the keyed
+ * state holds what it made of them; a replay reads them again from the source).
+ */
+interface Taken {
+  readonly settle: DeliveryBatch['settle'];
+  readonly checkpoints: ReadonlyArray<Checkpoint>;
+  /** Items of domains without keyed state, applied at the checkpoint. */
+  readonly items: ReadonlyArray<Item>;
+  readonly dead: ReadonlyArray<DeadLetter>;
+  /** Its dead letters where its source keeps them (written by the checkpoint). */
+  readonly deadLetters: Pick<Extras, 'outbox' | 'rows'>;
+  readonly summary: BatchSummary;
+}
+
+/** What the checkpointer needs of its pipeline. */
+export interface CheckpointHost {
+  decode(batch: DeliveryBatch): { items: Item[]; dead: DeadLetter[] };
+  summarize(deliveries: DeliveryBatch['deliveries'], decoded: number, dead: ReadonlyArray<DeadLetter>): BatchSummary;
+  /** The database-backed path for one batch: its own transaction, poison bisected, settled. */
+  careful(batch: DeliveryBatch, signal: AbortSignal): Promise<void>;
+  /** After a checkpoint committed and its batches were settled (metrics). */
+  committed(results: ReadonlyArray<{ handler: DomainHandler; stats: ApplyStats }>, taken: ReadonlyArray<Taken>, writeMs: number, wroteOutbox: boolean): void;
+  /** A transient failure is being retried (reason), or the retries ended (null). */
+  paused(reason: IngestError | null, attempt: number, delayMs: number): void;
+}
+
+export interface CheckpointerOptions {
+  readonly source: Source;
+  readonly pool: pg.Pool;
+  /** Publisher kind of derived messages; null drops them. */
+  readonly publisher: string | null;
+  readonly intervalMs: number;
+  readonly maxMessages: number;
+  readonly retry: { readonly initialMs: number; readonly maxMs: number };
+  readonly log: Logger;
+  readonly host: CheckpointHost;
+}
+
+/** Latest positions per partition: one checkpoint row each, however many batches. */
+function latestPositions(taken: ReadonlyArray<Taken>): Checkpoint[] {
+  const latest = new Map<string, Checkpoint>();
+  for (const t of taken) {
+    for (const c of t.checkpoints) {
+      const key = `${c.source}|${c.stream}|${c.partition}`;
+      const had = latest.get(key);
+      if (had === undefined || BigInt(c.offset) > BigInt(had.offset)) latest.set(key, c);
+    }
+  }
+  return [...latest.values()];
+}
+
+/** One partition's uncommitted work: it commits on its own, overlapping other partitions' checkpoints. */
+interface Lane {
+  readonly shard: string;
+  pending: Taken[];
+  messages: number;
+  /** When its oldest uncommitted batch was taken. */
+  oldest: number;
+  /** Messages left in the partition after its latest batch (0: caught up). */
+  backlog: number;
+  committing: Promise<void> | undefined;
+  timer: NodeJS.Timeout | undefined;
+}
+
+type Outcome = 'committed' | 'refused' | 'fenced' | 'aborted';
+
+/**
+ * Keyed state between checkpoints (SPEC §1) for a source that owns keys by partition. Each
+ * batch is decoded and absorbed into its domains' in-memory state as it arrives, then
+ * accepted, so the source fetches on while earlier batches commit. A checkpoint is one
+ * partition's transaction: the batches' raw rows, the state they changed (each key once),
+ * derived rows, dead letters and the fenced source position; then its batches are settled in
+ * order. Partitions own disjoint keys, so their checkpoints run side by side on their own
+ * connections. One starts as soon as the partition's previous one ended when the partition has
+ * caught up, otherwise once CHECKPOINT_INTERVAL has passed since its oldest uncommitted batch
+ * (or its share of CHECKPOINT_MAX_MESSAGES is held), so that a key changed many times in a
+ * backlog is written once.
+ *
+ * A checkpoint that fails transiently is retried as is. When the database refuses one (a raw
+ * row stored already, poison) or it is fenced (another worker claimed the partition), every
+ * partition's uncommitted work is recovered at once, after the checkpoints in flight ended and
+ * the state was reset: refused, it is replayed batch by batch in the order it was taken through
+ * the careful path; fenced, it is dropped and the source rewinds to the stored checkpoints.
+ */
+export class Checkpointer {
+  readonly #o: CheckpointerOptions;
+  readonly #states: Array<{ handler: DomainHandler; state: KeyedState<unknown> }> = [];
+  readonly #lanes = new Map<string, Lane>();
+  #pendingMessages = 0;
+  /** Order in which batches were taken, across partitions (a replay keeps it). */
+  #seq = 0;
+  readonly #order = new WeakMap<Taken, number>();
+  /** Checkpoint transactions in flight (their outcome, not the recovery that may follow). */
+  readonly #writes = new Set<Promise<Outcome>>();
+  /** Set while uncommitted work is recovered; absorbing and new checkpoints wait for it. */
+  #recovering: Promise<void> | undefined;
+  #failed: Taken[] = [];
+  #replayNeeded = false;
+  /** While a batch is being taken (see absorb). */
+  #absorbing: Promise<void> | undefined;
+  /** Per partition (`stream|partition`): offsets below this are replayed on the careful path. */
+  readonly #replayUntil = new Map<string, bigint>();
+  #failure: unknown;
+  readonly #signal: AbortSignal;
+
+  constructor(options: CheckpointerOptions, signal: AbortSignal) {
+    this.#o = options;
+    this.#signal = signal;
+  }
+
+  /** The source owns keys by partition and can rewind: state may live in memory. */
+  static suits(source: Source): boolean {
+    return source.partitioned === true && typeof source.rewind === 'function';
+  }
+
+  /** Takes a batch into uncommitted work; resolves once it may take the next (backpressure). */
+  async absorb(batch: DeliveryBatch): Promise<void> {
+    this.#rethrow();
+    while (this.#recovering !== undefined) await this.#recovering;
+    if (batch.reassigned === true) return this.#barrier(batch);
+    if (this.#replaying(batch)) return this.#o.host.careful(batch, this.#signal);
+    // A recovery starting now waits until this batch is held (then recovered with the rest),
+    // so it never resets the state under a batch half absorbed.
+    const { promise, resolve } = Promise.withResolvers<void>();
+    this.#absorbing = promise;
+    try {
+      await this.#take(batch);
+    } finally {
+      this.#absorbing = undefined;
+      resolve();
+    }
+    while (this.#pendingMessages >= this.#o.maxMessages && this.#writes.size > 0) {
+      await Promise.race(this.#writes);
+      while (this.#recovering !== undefined) await this.#recovering;
+      this.#rethrow();
+    }
+  }
+
+  /** Decodes a batch, advances the keyed state with it and holds it for its partition's checkpoint. */
+  async #take(batch: DeliveryBatch): Promise<void> {
+    const shard = shardOf(batch);
+    const { items, dead } = this.#o.host.decode(batch);
+    const groups = groupByHandler(items);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        for (const [handler, messages] of groups) await handler.prepare?.(messages.map((i) => i.decoded));
+        // Reads of keys not held yet happen before any state changes: a failure here is retried whole.
+        for (const [handler, messages] of groups) {
+          if (handler.state !== undefined) await handler.state.absorb(messages.map((i) => i.decoded), shard);
+        }
+        break;
+      } catch (err) {
+        if (!(await this.#retryable(err, attempt))) throw err;
+      }
+    }
+    for (const handler of groups.keys()) if (handler.state !== undefined && !this.#states.some((s) => s.handler === handler)) this.#states.push({ handler, state: handler.state });
+    const lane = this.#lane(shard);
+    if (lane.pending.length === 0) lane.oldest = Date.now();
+    // Only what the checkpoint still needs stays referenced until it commits.
+    const target = this.#o.source.deadLetterTarget?.bind(this.#o.source);
+    const settle = batch.settle;
+    const taken: Taken = {
+      settle, checkpoints: batch.checkpoints ?? [], items: items.filter((i) => i.handler.state === undefined), dead,
+      deadLetters: target === undefined || dead.length === 0 ? { outbox: [], rows: [] } : deadLettersFor(batch.deliveries, dead, target),
+      summary: this.#o.host.summarize(batch.deliveries, items.length, dead),
+    };
+    this.#order.set(taken, this.#seq++);
+    lane.pending.push(taken);
+    lane.messages += batch.deliveries.length;
+    lane.backlog = batch.backlog ?? 0;
+    this.#pendingMessages += batch.deliveries.length;
+    batch.accept?.();
+    this.#schedule(lane);
+  }
+
+  /** Commits what is held (shutdown); what cannot commit before the signal is released. */
+  async close(): Promise<void> {
+    await this.#flushAll();
+    this.#rethrow();
+  }
+
+  #rethrow(): void {
+    if (this.#failure !== undefined) throw this.#failure;
+  }
+
+  #lane(shard: string): Lane {
+    let lane = this.#lanes.get(shard);
+    if (lane === undefined) {
+      lane = { shard, pending: [], messages: 0, oldest: 0, backlog: 0, committing: undefined, timer: undefined };
+      this.#lanes.set(shard, lane);
+    }
+    return lane;
+  }
+
+  #schedule(lane: Lane, force = false): void {
+    if (lane.committing !== undefined || lane.pending.length === 0 || this.#recovering !== undefined) return;
+    const wait = lane.oldest + this.#o.intervalMs - Date.now();
+    const share = this.#o.maxMessages / Math.max(1, this.#lanes.size);
+    if (force || lane.backlog === 0 || wait <= 0 || lane.messages >= share) {
+      clearTimeout(lane.timer);
+      lane.timer = undefined;
+      const taken = lane.pending.splice(0);
+      this.#pendingMessages -= lane.messages;
+      lane.messages = 0;
+      lane.committing = this.#commit(lane, taken)
+        .catch((err: unknown) => {
+          this.#failure ??= err;
+        })
+        .finally(() => {
+          lane.committing = undefined;
+          this.#schedule(lane);
+        });
+      return;
+    }
+    lane.timer ??= setTimeout(() => {
+      lane.timer = undefined;
+      this.#schedule(lane);
+    }, wait);
+  }
+
+  /** Every partition's held work committed, one checkpoint each, side by side (barrier, shutdown). */
+  async #flushAll(): Promise<void> {
+    for (;;) {
+      while (this.#recovering !== undefined) await this.#recovering;
+      const busy = [...this.#lanes.values()].map((l) => l.committing).filter((c) => c !== undefined);
+      if (busy.length > 0) {
+        await Promise.all(busy);
+        continue;
+      }
+      const held = [...this.#lanes.values()].filter((l) => l.pending.length > 0);
+      if (held.length === 0) return;
+      for (const lane of held) this.#schedule(lane, true);
+    }
+  }
+
+  /** An assignment change: commit what is held (or drop it if fenced), forget state, settle the barrier. */
+  async #barrier(barrier: DeliveryBatch): Promise<void> {
+    await this.#flushAll();
+    this.#rethrow();
+    for (const { state } of this.#states) state.reset();
+    this.#lanes.clear();
+    await barrier.settle({ kind: 'ack', deadLetter: [] });
+  }
+
+  /** One partition's checkpoint; recovery follows if it was refused or fenced. */
+  async #commit(lane: Lane, taken: Taken[]): Promise<void> {
+    const write = this.#write(lane, taken);
+    this.#writes.add(write);
+    let outcome: Outcome;
+    try {
+      outcome = await write;
+    } finally {
+      this.#writes.delete(write);
+    }
+    if (outcome === 'committed') return;
+    this.#failed.push(...taken);
+    if (outcome === 'refused') this.#replayNeeded = true;
+    await this.#recover();
+  }
+
+  async #write(lane: Lane, taken: ReadonlyArray<Taken>): Promise<Outcome> {
+    const deltas = this.#states.map(({ handler, state }) => ({ handler, state, delta: state.take(lane.shard) }));
+    for (let attempt = 0; ; attempt++) {
+      // Shutting down with the database away: nothing of this checkpoint is kept.
+      if (this.#signal.aborted && attempt > 0) return 'aborted';
+      try {
+        const started = performance.now();
+        const { results, wroteOutbox } = await this.#transaction(taken, deltas);
+        for (const t of taken) await t.settle({ kind: 'ack', deadLetter: t.dead });
+        if (attempt > 0) this.#o.host.paused(null, attempt, 0);
+        this.#o.host.committed(results, taken, performance.now() - started, wroteOutbox);
+        return 'committed';
+      } catch (err) {
+        const error = classifyDbError(err);
+        if (error.code === 'INGESTD_ERR_FENCED') {
+          this.#o.log.warn({ err: error.message }, 'checkpoint fenced');
+          return 'fenced';
+        }
+        if (error.errorClass === 'transient' && error.context.sqlstate !== '23505') {
+          const delay = backoffDelay(attempt, this.#o.retry.initialMs, this.#o.retry.maxMs);
+          this.#o.host.paused(error, attempt, delay);
+          await sleep(delay, this.#signal);
+          continue;
+        }
+        this.#o.log.info({ err: error.message, batches: taken.length }, 'checkpoint refused; its work is replayed batch by batch');
+        return 'refused';
+      }
+    }
+  }
+
+  async #transaction(
+    taken: ReadonlyArray<Taken>,
+    deltas: ReadonlyArray<{ handler: DomainHandler; state: KeyedState<unknown>; delta: StateDelta }>,
+  ): Promise<{ results: Array<{ handler: DomainHandler; stats: ApplyStats }>; wroteOutbox: boolean }> {
+    const extras: Extras = {
+      checkpoints: latestPositions(taken),
+      outbox: taken.flatMap((t) => t.deadLetters.outbox),
+      rows: taken.flatMap((t) => t.deadLetters.rows),
+    };
+    return inTransaction(this.#o.pool, async (tx) => {
+      const wroteDeadLetters = await writeExtras(tx, extras);
+      const results: Array<{ handler: DomainHandler; stats: ApplyStats }> = [];
+      const outbound: OutboundMessage[] = [];
+      // Domains without keyed state apply batch by batch, in order, in this transaction.
+      for (const t of taken) {
+        for (const [handler, items] of groupByHandler(t.items)) {
+          const r = await handler.apply(tx, items.map((i) => i.decoded));
+          results.push({ handler, stats: r.stats });
+          outbound.push(...r.outbound);
+        }
+      }
+      for (const { handler, state, delta } of deltas) {
+        if (delta.messages === 0) continue;
+        const r = await state.write(tx, delta);
+        results.push({ handler, stats: r.stats });
+        outbound.push(...r.outbound);
+      }
+      const publish = this.#o.publisher !== null && outbound.length > 0;
+      if (publish) await writeOutbox(tx, this.#o.publisher!, outbound);
+      return { results, wroteOutbox: publish || wroteDeadLetters };
+    });
+  }
+
+  /**
+   * Recovers every partition's uncommitted work once no checkpoint is in flight: the state is
+   * reset, then the work is replayed on the careful path (refused) or dropped and re-read from
+   * the stored checkpoints (fenced, shutdown). Checkpoints failing meanwhile join the same recovery.
+   */
+  #recover(): Promise<void> {
+    if (this.#recovering !== undefined) return this.#recovering;
+    const recovering = this.#recoverAll();
+    this.#recovering = recovering;
+    void recovering.finally(() => {
+      if (this.#recovering === recovering) this.#recovering = undefined;
+    });
+    return recovering;
+  }
+
+  async #recoverAll(): Promise<void> {
+    await null; // #recovering is set before anything below runs
+    while (this.#writes.size > 0 || this.#absorbing !== undefined) {
+      await Promise.allSettled([...this.#writes, this.#absorbing]);
+    }
+    const all = [...this.#failed];
+    this.#failed = [];
+    for (const lane of this.#lanes.values()) {
+      clearTimeout(lane.timer);
+      all.push(...lane.pending);
+    }
+    this.#lanes.clear();
+    this.#pendingMessages = 0;
+    all.sort((a, b) => this.#order.get(a)! - this.#order.get(b)!);
+    for (const { state } of this.#states) state.reset();
+    const replay = this.#replayNeeded && !this.#signal.aborted;
+    this.#replayNeeded = false;
+    if (replay) {
+      // Read again from the source up to where this work ended, on the careful path.
+      for (const c of latestPositions(all)) this.#replayUntil.set(`${c.stream}|${c.partition}`, BigInt(c.offset));
+    } else {
+      this.#o.log.warn({ batches: all.length }, 'uncommitted work dropped; partitions restart from their checkpoints');
+    }
+    for (const t of all) await t.settle({ kind: 'release' });
+    if (!this.#signal.aborted) await this.#o.source.rewind?.();
+  }
+
+  /** Whether a batch lies in work being replayed on the careful path (after a refused checkpoint). */
+  #replaying(batch: DeliveryBatch): boolean {
+    if (this.#replayUntil.size === 0) return false;
+    const c = batch.checkpoints?.[0];
+    const first = batch.deliveries[0]?.origin.offset;
+    if (c === undefined || first === undefined) return false;
+    const key = `${c.stream}|${c.partition}`;
+    const until = this.#replayUntil.get(key);
+    if (until === undefined) return false;
+    if (BigInt(first) < until) return true;
+    this.#replayUntil.delete(key);
+    return false;
+  }
+
+  async #retryable(err: unknown, attempt: number): Promise<boolean> {
+    const error = classifyDbError(err);
+    if (error.errorClass !== 'transient' || this.#signal.aborted) return false;
+    const delay = backoffDelay(attempt, this.#o.retry.initialMs, this.#o.retry.maxMs);
+    this.#o.host.paused(error, attempt, delay);
+    await sleep(delay, this.#signal);
+    return true;
+  }
+}
+
+const shardOf = (batch: DeliveryBatch): string => String(batch.deliveries[0]?.origin.partition ?? '');
+
+function groupByHandler(items: ReadonlyArray<Item>): Map<DomainHandler, Item[]> {
+  const groups = new Map<DomainHandler, Item[]>();
+  for (const item of items) {
+    let g = groups.get(item.handler);
+    if (g === undefined) groups.set(item.handler, (g = []));
+    g.push(item);
+  }
+  return groups;
+}
