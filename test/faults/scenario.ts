@@ -21,8 +21,8 @@ import { count, deadLetterBodies, isBad, outboxPending, problemsOf, type Counts 
 const run = promisify(execFile);
 const PG_SCRATCH = fileURLToPath(new URL('../../scripts/pg-scratch.sh', import.meta.url));
 
-export type FaultName = 'kill' | 'broker-restart' | 'db-outage' | 'rebalance' | 'slow-db';
-export const FAULTS: readonly FaultName[] = ['kill', 'broker-restart', 'db-outage', 'rebalance', 'slow-db'];
+export type FaultName = 'kill' | 'broker-restart' | 'db-outage' | 'rebalance' | 'slow-db' | 'pause';
+export const FAULTS: readonly FaultName[] = ['kill', 'broker-restart', 'db-outage', 'rebalance', 'slow-db', 'pause'];
 
 export const FAULT_TITLES: Readonly<Record<FaultName, string>> = {
   kill: 'worker SIGKILLed 3×, restarted',
@@ -30,6 +30,7 @@ export const FAULT_TITLES: Readonly<Record<FaultName, string>> = {
   'db-outage': 'PostgreSQL stopped 10 s',
   rebalance: '2 workers, one SIGKILLed',
   'slow-db': 'table locked (slow database)',
+  pause: '2 workers, one paused 15 s (zombie)',
 };
 
 export interface Size {
@@ -41,11 +42,13 @@ export interface Size {
   readonly dbDownMs: number;
   readonly brokerDownMs: number;
   readonly drainTimeoutMs: number;
+  /** How long the paused worker is stopped: past the Kafka session timeout of the rig (10 s). */
+  readonly pauseMs: number;
 }
 
 export const SIZES: Readonly<Record<'full' | 'quick', Size>> = {
-  full: { count: 40_000, rate: 2_000, meters: 200, lockMs: 15_000, dbDownMs: 10_000, brokerDownMs: 3_000, drainTimeoutMs: 180_000 },
-  quick: { count: 10_000, rate: 2_000, meters: 100, lockMs: 8_000, dbDownMs: 10_000, brokerDownMs: 2_000, drainTimeoutMs: 120_000 },
+  full: { count: 40_000, rate: 2_000, meters: 200, lockMs: 15_000, dbDownMs: 10_000, brokerDownMs: 3_000, drainTimeoutMs: 180_000, pauseMs: 15_000 },
+  quick: { count: 10_000, rate: 2_000, meters: 100, lockMs: 8_000, dbDownMs: 10_000, brokerDownMs: 2_000, drainTimeoutMs: 120_000, pauseMs: 15_000 },
 };
 
 export interface ScenarioResult {
@@ -247,6 +250,30 @@ const INJECT: Readonly<Record<FaultName, (s: Scenario) => Promise<void>>> = {
       s.notes.push(`worker 1 restarted to collect its session (${await s.stored()} stored without it)`);
       await s.startWorker(1);
     }
+  },
+
+  /**
+   * A zombie: one of two workers stopped (SIGSTOP) past the group's session timeout while it
+   * holds uncommitted work, then resumed. The other takes its partitions (or messages) over; the
+   * resumed one must not commit what it held (Kafka: fenced by the partitions' owner epochs).
+   */
+  async pause(s) {
+    await s.startWorker(0);
+    const w = await s.startWorker(1);
+    const loading = s.load();
+    await s.waitStored(Math.floor(s.size.count * 0.3), 'both consuming');
+    w.signal('SIGSTOP');
+    const at = Date.now();
+    try {
+      await sleep(s.size.pauseMs);
+    } finally {
+      w.signal('SIGCONT');
+    }
+    s.notes.push(`worker 1 paused ${((Date.now() - at) / 1000).toFixed(1)} s (${await s.stored()} stored when resumed)`);
+    await loading;
+    await w.waitReady(120_000);
+    const log = await w.logText();
+    if (/claimed by another worker/.test(log)) s.notes.push('its late checkpoint was fenced');
   },
 
   async 'slow-db'(s) {

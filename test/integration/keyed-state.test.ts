@@ -63,7 +63,7 @@ describe('keyed state between checkpoints (grid-telemetry)', () => {
   before(async () => {
     db = await createTestDatabase();
     const config = requireConfig({
-      DATABASE_URL: db.url, DOMAINS_ENABLED: 'grid-telemetry', ALLOWED_LATENESS: '0s', CHECKPOINT_INTERVAL: '300ms',
+      DATABASE_URL: db.url, DOMAINS_ENABLED: 'grid-telemetry', ALLOWED_LATENESS: '0s', CHECKPOINT_INTERVAL: '300ms', OFFLINE_AFTER: '2s',
       DB_STATEMENT_TIMEOUT: '1s', RETRY_INITIAL: '50ms', RETRY_MAX: '300ms',
     });
     pool = new pg.Pool({ connectionString: db.url, max: 6 });
@@ -142,6 +142,21 @@ describe('keyed state between checkpoints (grid-telemetry)', () => {
     append(3_000);
     await settledAll('stored across the reassignment');
     await exact();
+  });
+
+  test('a meter heard from again closes its offline alert (meter state written at checkpoints)', async () => {
+    const reading = (seconds: number): Buffer =>
+      Buffer.from(JSON.stringify({ meter_id: 'Z-1', region: 'north', timestamp: new Date(Date.now() - 60_000 + seconds * 1000).toISOString(), power_kw: 2, interval_s: 1 }));
+    const first = reading(0);
+    logs[0]!.push(first);
+    source.append(0, [first]);
+    await eventually(async () => (await rows("SELECT 1 FROM grid_alerts WHERE meter_id = 'Z-1' AND type = 'offline' AND cleared_at IS NULL")).length === 1, 20_000, 'offline alert raised');
+    const again = reading(1);
+    logs[0]!.push(again);
+    source.append(0, [again]);
+    await eventually(async () => (await rows("SELECT 1 FROM grid_alerts WHERE meter_id = 'Z-1' AND type = 'offline' AND cleared_at IS NOT NULL")).length === 1, 20_000, 'offline alert cleared');
+    const [meter] = await rows<{ offline_since: string | null }>("SELECT offline_since FROM grid_meters WHERE meter_id = 'Z-1'");
+    assert.equal(meter!.offline_since, null);
   });
 
   const committedOffset = async (partition: number): Promise<number> => {
