@@ -34,7 +34,11 @@ export const SOURCE_KINDS: Readonly<Record<string, (ctx: SourceContext) => Sourc
       maxBatch: config.batchSize,
     }),
   kafka: ({ config, log, pool, metrics, routes }) =>
-    new KafkaSource({ settings: config.kafka, kafka: createKafka(config.kafka, log, 'consumer'), topics: routes, pool, log: log.child({ source: 'kafka' }), metrics }),
+    new KafkaSource({
+      settings: config.kafka, kafka: createKafka(config.kafka, log, 'consumer'), topics: routes, pool, log: log.child({ source: 'kafka' }), metrics,
+      // A transaction of a worker of this deployment older than this is stuck (a stopped process).
+      stuck: { afterMs: Math.max(5_000, config.database.statementTimeoutMs / 2), applicationName: config.serviceName },
+    }),
   nats: ({ config, log, routes, capture }) =>
     new NatsSource({ settings: config.nats, subjects: routes, streamSubjects: capture, log: log.child({ source: 'nats' }), maxBatch: config.batchSize }),
   mqtt: ({ config, log, routes }) =>

@@ -8,7 +8,7 @@ import { readingEnergyKwh } from './energy.ts';
 import type { GridTelemetrySettings } from './settings.ts';
 import type { OutboundMessage } from '../../sources/types.ts';
 import {
-  addAggregates, advanceWatermark, copyReadingText, insertAlerts, readingLine, readBaselines, writeMeters, type AlertRow, type MeterCheckpoint,
+  clearOfflineAlerts, copyReadingText, insertAlerts, readingLine, readBaselines, writeCheckpointState, type AlertRow, type MeterCheckpoint,
 } from './store.ts';
 
 /** The windows a reading feeds, with their tables. */
@@ -164,18 +164,15 @@ export class GridState implements KeyedState<GridReading> {
     stats.duplicates = d.duplicates;
     stats.readings.valid = d.readings;
     await copyReadingText(tx, d.copy);
-    for (let i = 0; i < WINDOWS.length; i++) {
-      await addAggregates(tx, WINDOWS[i]!.table, d.windows[i]!);
-      stats.aggregatesWritten += d.windows[i]!.length;
-    }
-    await writeMeters(tx, d.meters);
+    await writeCheckpointState(tx, { windows1m: d.windows[0]!, windows15m: d.windows[1]!, meters: d.meters, domain: this.#domain, watermarks: d.watermarks });
+    await clearOfflineAlerts(tx, d.meters.map((m) => m.meterId));
+    for (const w of d.windows) stats.aggregatesWritten += w.length;
     const stored = await insertAlerts(tx, d.alerts);
     const outbound: OutboundMessage[] = [];
     for (const a of d.alerts) {
       stats.anomalies[a.type] = (stats.anomalies[a.type] ?? 0) + 1;
       if (stored.ids.has(a.alertId)) outbound.push(this.#alertMessage(a, stored.detectedAt));
     }
-    for (const [shard, ms] of d.watermarks) await advanceWatermark(tx, this.#domain, shard, ms);
     return { outbound, stats };
   }
 

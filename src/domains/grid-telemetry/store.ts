@@ -46,15 +46,17 @@ export const keyOfReading = (r: { meterId: string; timestampMs: number }): strin
 /** The per-window delta of a batch's new readings. */
 export type AggregateDelta = WindowAggregate;
 
-/** Adds per-window deltas to `table` (aggregates_1m / aggregates_15m); sorted by key so instances never deadlock. */
-export async function addAggregates(tx: PoolClient, table: 'aggregates_1m' | 'aggregates_15m', deltas: ReadonlyArray<AggregateDelta>): Promise<void> {
-  if (deltas.length === 0) return;
-  const d = [...deltas].sort((a, b) => (a.meterId === b.meterId ? a.windowStart - b.windowStart : a.meterId < b.meterId ? -1 : 1));
-  await tx.query(
-    `INSERT INTO ${table} AS a (meter_id, region, window_start, window_end, avg_power, max_power, min_power, total_energy, sample_count, sum_power)
+/** Types of the nine arrays an aggregate upsert takes. */
+const AGGREGATE_TYPES = ['text', 'text', 'timestamptz', 'timestamptz', 'float8', 'float8', 'float8', 'float8', 'int'] as const;
+
+/** `$first::type[], …`: bind placeholders, numbered from a constant. */
+const placeholders = (first: number, types: ReadonlyArray<string>): string => types.map((t, i) => `$${first + i}::${t}[]`).join(', ');
+
+/** The additive upsert of window sums into `table`, its arrays bound from `$first` on. */
+const aggregateUpsert = (table: 'aggregates_1m' | 'aggregates_15m', first: number): string =>
+  `INSERT INTO ${table} AS a (meter_id, region, window_start, window_end, avg_power, max_power, min_power, total_energy, sample_count, sum_power)
      SELECT m, r, ws, we, sp / c, mx, mn, e, c, sp
-       FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::float8[], $6::float8[], $7::float8[], $8::float8[], $9::int[])
-         AS d(m, r, ws, we, sp, mx, mn, e, c)
+       FROM unnest(${placeholders(first, AGGREGATE_TYPES)}) AS d(m, r, ws, we, sp, mx, mn, e, c)
      ON CONFLICT (meter_id, window_start) DO UPDATE SET
        region       = excluded.region,
        sum_power    = a.sum_power + excluded.sum_power,
@@ -64,12 +66,21 @@ export async function addAggregates(tx: PoolClient, table: 'aggregates_1m' | 'ag
        min_power    = least(a.min_power, excluded.min_power),
        total_energy = a.total_energy + excluded.total_energy,
        dirty        = true,
-       updated_at   = now()`,
-    [
-      d.map((x) => x.meterId), d.map((x) => x.region), d.map((x) => isoTime(x.windowStart)), d.map((x) => isoTime(x.windowEnd)),
-      d.map((x) => x.sumPower), d.map((x) => x.maxPower), d.map((x) => x.minPower), d.map((x) => x.totalEnergy), d.map((x) => x.count),
-    ],
-  );
+       updated_at   = now()`;
+
+/** The nine arrays of an aggregate upsert, sorted by key so that instances never deadlock. */
+function aggregateParams(deltas: ReadonlyArray<AggregateDelta>): unknown[] {
+  const d = [...deltas].sort((a, b) => (a.meterId === b.meterId ? a.windowStart - b.windowStart : a.meterId < b.meterId ? -1 : 1));
+  return [
+    d.map((x) => x.meterId), d.map((x) => x.region), d.map((x) => isoTime(x.windowStart)), d.map((x) => isoTime(x.windowEnd)),
+    d.map((x) => x.sumPower), d.map((x) => x.maxPower), d.map((x) => x.minPower), d.map((x) => x.totalEnergy), d.map((x) => x.count),
+  ];
+}
+
+/** Adds per-window deltas to `table` (aggregates_1m / aggregates_15m). */
+export async function addAggregates(tx: PoolClient, table: 'aggregates_1m' | 'aggregates_15m', deltas: ReadonlyArray<AggregateDelta>): Promise<void> {
+  if (deltas.length === 0) return;
+  await tx.query(aggregateUpsert(table, 1), aggregateParams(deltas));
 }
 
 export interface MeterState {
@@ -235,25 +246,46 @@ export interface MeterCheckpoint {
   readonly baseline: number | null;
 }
 
+const CHECKPOINT_STATE = `WITH
+  w1 AS (${aggregateUpsert('aggregates_1m', 1)}),
+  w15 AS (${aggregateUpsert('aggregates_15m', 10)}),
+  m AS (INSERT INTO grid_meters AS g (meter_id, region, baseline, last_received_at)
+        SELECT m, r, b, now() FROM unnest($19::text[], $20::text[], $21::float8[]) AS k(m, r, b)
+        ON CONFLICT (meter_id) DO UPDATE SET baseline = excluded.baseline, region = excluded.region,
+          last_received_at = now(), offline_since = NULL, updated_at = now()),
+  wm AS (INSERT INTO stream_watermarks (domain, shard, max_event_time)
+        SELECT $22, s, t FROM unnest($23::text[], $24::timestamptz[]) AS k(s, t)
+        ON CONFLICT (domain, shard) DO UPDATE SET max_event_time = excluded.max_event_time, updated_at = now()
+        WHERE excluded.max_event_time > stream_watermarks.max_event_time)
+SELECT 1`;
+
 /**
- * Writes meters heard from since the last checkpoint (baseline, region, heard from now) and
- * closes their open offline alerts. The alerts are cleared by a second statement: it runs
- * after the upsert waited on the row lock of an offline run that was committing, so it
- * sees that run's alert.
+ * A checkpoint's state in one statement (one round trip): the window sums added to both window
+ * tables, the meters heard from (baseline, region, heard from now, no longer offline) and the
+ * shards' highest event times (never moved back). Arrays sorted by key: instances never deadlock.
  */
-export async function writeMeters(tx: PoolClient, meters: ReadonlyArray<MeterCheckpoint>): Promise<void> {
-  if (meters.length === 0) return;
-  const sorted = [...meters].sort((a, b) => (a.meterId < b.meterId ? -1 : a.meterId > b.meterId ? 1 : 0));
-  const ids = sorted.map((m) => m.meterId);
-  await tx.query(
-    `INSERT INTO grid_meters AS g (meter_id, region, baseline, last_received_at)
-     SELECT m, r, b, now() FROM unnest($1::text[], $2::text[], $3::float8[]) AS k(m, r, b)
-     ON CONFLICT (meter_id) DO UPDATE SET baseline = excluded.baseline, region = excluded.region,
-       last_received_at = now(), offline_since = NULL, updated_at = now()`,
-    [ids, sorted.map((m) => m.region), sorted.map((m) => m.baseline)],
-  );
+export async function writeCheckpointState(
+  tx: PoolClient,
+  s: { windows1m: ReadonlyArray<AggregateDelta>; windows15m: ReadonlyArray<AggregateDelta>; meters: ReadonlyArray<MeterCheckpoint>; domain: string; watermarks: ReadonlyMap<string, number> },
+): Promise<void> {
+  const meters = [...s.meters].sort((a, b) => (a.meterId < b.meterId ? -1 : a.meterId > b.meterId ? 1 : 0));
+  const shards = [...s.watermarks.keys()].sort();
+  await tx.query(CHECKPOINT_STATE, [
+    ...aggregateParams(s.windows1m), ...aggregateParams(s.windows15m),
+    meters.map((m) => m.meterId), meters.map((m) => m.region), meters.map((m) => m.baseline),
+    s.domain, shards, shards.map((k) => isoTime(s.watermarks.get(k)!)),
+  ]);
+}
+
+/**
+ * Closes the open offline alerts of meters heard from again. A statement of its own, after
+ * the meters' upsert: that upsert waited on the row lock of an offline run that was
+ * committing, so this one sees that run's alert.
+ */
+export async function clearOfflineAlerts(tx: PoolClient, meterIds: ReadonlyArray<string>): Promise<void> {
+  if (meterIds.length === 0) return;
   await tx.query(
     `UPDATE grid_alerts SET cleared_at = clock_timestamp() WHERE type = 'offline' AND cleared_at IS NULL AND meter_id = ANY($1::text[])`,
-    [ids],
+    [meterIds],
   );
 }

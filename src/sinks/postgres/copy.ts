@@ -61,8 +61,11 @@ export async function copyText(client: PoolClient, table: string, columns: Reado
     stream.on('finish', resolve);
     stream.on('error', reject);
   });
+  // The connection can fail while a chunk waits for 'drain' (the server ended the session):
+  // that failure ends the wait and is thrown here, never left as an unhandled rejection.
+  done.catch(() => undefined);
   for (const chunk of chunks) {
-    if (!stream.write(chunk)) await new Promise((r) => stream.once('drain', r));
+    if (!stream.write(chunk)) await Promise.race([new Promise((r) => stream.once('drain', r)), done]);
   }
   stream.end();
   await done;

@@ -1,7 +1,7 @@
 import type { Consumer, EachBatchPayload, IHeaders, Kafka } from 'kafkajs';
 import type pg from 'pg';
 import type { KafkaSettings } from '../../config/index.ts';
-import { claimPartitions, readPositions } from '../../sinks/postgres/checkpoints.ts';
+import { claimPartitions, readPositions, type StuckHolders } from '../../sinks/postgres/checkpoints.ts';
 import { backoffDelay, sleep } from '../../runtime/backoff.ts';
 import { Doorbell, batchesOf } from '../../runtime/doorbell.ts';
 import { errorMessage } from '../../runtime/errors.ts';
@@ -91,12 +91,18 @@ export class KafkaSource implements Source {
   /** What this worker holds now, and the epoch it claimed for each (`topic|partition`). */
   #assigned: Array<{ topic: string; partitions: number[] }> = [];
   readonly #epochs = new Map<string, string>();
+  /** Previous owners stopped mid-checkpoint are ended by the claim (see claimPartitions). */
+  readonly #stuck: StuckHolders | undefined;
   /** Group offsets to commit after checkpoints (coalesced: one request per tick). */
   readonly #groupOffsets = new Map<string, { topic: string; partition: number; offset: string }>();
   #groupCommit: NodeJS.Immediate | undefined;
 
-  constructor(o: { settings: KafkaSettings; kafka: Kafka; topics: ReadonlyArray<string>; pool: pg.Pool; log: Logger; metrics?: Metrics }) {
+  constructor(o: { settings: KafkaSettings; kafka: Kafka; topics: ReadonlyArray<string>; pool: pg.Pool; log: Logger; metrics?: Metrics; stuck?: Omit<StuckHolders, 'onEnded'> }) {
     this.#s = o.settings;
+    this.#stuck = o.stuck === undefined ? undefined : {
+      ...o.stuck,
+      onEnded: (pid, secs) => this.#log.warn({ pid, transaction_s: Math.round(secs) }, 'ended a stuck checkpoint of the partitions\' previous owner (a stopped worker)'),
+    };
     this.#kafka = o.kafka;
     this.#pool = o.pool;
     this.#log = o.log;
@@ -196,7 +202,7 @@ export class KafkaSource implements Source {
       for (let attempt = 0; !this.#closing && generation === this.#generation; attempt++) {
         try {
           for (const { topic, partitions } of topicPartitions) {
-            const claims = await claimPartitions(this.#pool, CHECKPOINT_SOURCE, topic, partitions);
+            const claims = await claimPartitions(this.#pool, CHECKPOINT_SOURCE, topic, partitions, this.#stuck);
             if (generation !== this.#generation) return;
             for (const [p, claim] of claims) {
               this.#epochs.set(`${topic}|${p}`, claim.epoch);
@@ -205,6 +211,7 @@ export class KafkaSource implements Source {
           }
           this.#claiming = false;
           if (topicPartitions.length > 0) this.#consumer.resume(topicPartitions);
+          this.#log.info({ epochs: Object.fromEntries(this.#epochs) }, 'kafka partitions claimed; consuming from their checkpoints');
           return;
         } catch (err) {
           this.#lastError = `checkpoint lookup failed: ${errorMessage(err)}`;
