@@ -129,7 +129,14 @@ export class Checkpointer {
   /** Takes a batch into uncommitted work; resolves once it may take the next (backpressure). */
   async absorb(batch: DeliveryBatch): Promise<void> {
     this.#rethrow();
+    // Taken while uncommitted work was being recovered: fetched before the source rewound, so
+    // the source reads it again; processing this copy too would store its dead letters twice.
+    const stale = this.#recovering !== undefined && batch.reassigned !== true;
     while (this.#recovering !== undefined) await this.#recovering;
+    if (stale) {
+      await batch.settle({ kind: 'release' });
+      return;
+    }
     if (batch.reassigned === true) return this.#barrier(batch);
     if (this.#replaying(batch)) return this.#o.host.careful(batch, this.#signal);
     // A recovery starting now waits until this batch is held (then recovered with the rest),

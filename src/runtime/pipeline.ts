@@ -27,6 +27,12 @@ export interface PipelineOptions {
   readonly retry: { readonly initialMs: number; readonly maxMs: number };
   /** Keyed state between checkpoints, for sources that own keys by partition (config.checkpoint). */
   readonly checkpoint?: { readonly intervalMs: number; readonly maxMessages: number };
+  /**
+   * Every domain of the pipeline holds its state in memory (DomainHandler.state): only then does
+   * it take the checkpointed path; a pipeline that also carries database-backed domains keeps
+   * the per-batch path for all of them.
+   */
+  readonly keyedState?: boolean;
   /** Called after every COMMIT that wrote outbox rows. */
   readonly onOutbox: () => void;
 }
@@ -69,7 +75,7 @@ export class Pipeline {
   }
 
   async run(signal: AbortSignal): Promise<void> {
-    if (this.#o.checkpoint !== undefined && Checkpointer.suits(this.#o.source)) return this.#runCheckpointed(signal, this.#o.checkpoint);
+    if (this.#o.checkpoint !== undefined && this.#o.keyedState === true && Checkpointer.suits(this.#o.source)) return this.#runCheckpointed(signal, this.#o.checkpoint);
     const limit = Math.max(1, this.#o.source.concurrency ?? 1);
     const inFlight = new Set<Promise<void>>();
     try {

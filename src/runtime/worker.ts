@@ -137,6 +137,7 @@ export async function startWorker(config: Config, log: Logger, runtime: WorkerRu
       maxMessageBytes: config.maxMessageBytes,
       retry: config.retry,
       checkpoint: config.checkpoint,
+      keyedState: kindHandlers.every((h) => h.state !== undefined),
       onOutbox: () => relay.poke(),
     }));
   }
