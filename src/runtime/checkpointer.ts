@@ -8,7 +8,7 @@ import { backoffDelay, sleep } from './backoff.ts';
 import { deadLettersFor, writeExtras, type Extras } from './batch-extras.ts';
 import type { IngestError } from './errors.ts';
 import type { Logger } from './logger.ts';
-import type { BatchSummary, Item } from './pipeline.ts';
+import { groupByHandler, type BatchSummary, type Item } from './pipeline.ts';
 
 /**
  * A batch taken into uncommitted work: what its checkpoint needs, not its messages (the keyed
@@ -23,6 +23,8 @@ interface Taken {
   /** Its dead letters where its source keeps them (written by the checkpoint). */
   readonly deadLetters: Pick<Extras, 'outbox' | 'rows'>;
   readonly summary: BatchSummary;
+  /** Order in which batches were taken, across partitions (a replay keeps it). */
+  readonly seq: number;
 }
 
 /** What the checkpointer needs of its pipeline. */
@@ -100,9 +102,7 @@ export class Checkpointer {
   readonly #states: Array<{ handler: DomainHandler; state: KeyedState<unknown> }> = [];
   readonly #lanes = new Map<string, Lane>();
   #pendingMessages = 0;
-  /** Order in which batches were taken, across partitions (a replay keeps it). */
   #seq = 0;
-  readonly #order = new WeakMap<Taken, number>();
   /** Checkpoint transactions in flight (their outcome, not the recovery that may follow). */
   readonly #writes = new Set<Promise<Outcome>>();
   /** Set while uncommitted work is recovered; absorbing and new checkpoints wait for it. */
@@ -183,8 +183,8 @@ export class Checkpointer {
       settle, checkpoints: batch.checkpoints ?? [], items: items.filter((i) => i.handler.state === undefined), dead,
       deadLetters: target === undefined || dead.length === 0 ? { outbox: [], rows: [] } : deadLettersFor(batch.deliveries, dead, target),
       summary: this.#o.host.summarize(batch.deliveries, items.length, dead),
+      seq: this.#seq++,
     };
-    this.#order.set(taken, this.#seq++);
     lane.pending.push(taken);
     lane.messages += batch.deliveries.length;
     lane.backlog = batch.backlog ?? 0;
@@ -369,7 +369,7 @@ export class Checkpointer {
     }
     this.#lanes.clear();
     this.#pendingMessages = 0;
-    all.sort((a, b) => this.#order.get(a)! - this.#order.get(b)!);
+    all.sort((a, b) => a.seq - b.seq);
     for (const { state } of this.#states) state.reset();
     const replay = this.#replayNeeded && !this.#signal.aborted;
     this.#replayNeeded = false;
@@ -409,12 +409,3 @@ export class Checkpointer {
 
 const shardOf = (batch: DeliveryBatch): string => String(batch.deliveries[0]?.origin.partition ?? '');
 
-function groupByHandler(items: ReadonlyArray<Item>): Map<DomainHandler, Item[]> {
-  const groups = new Map<DomainHandler, Item[]>();
-  for (const item of items) {
-    let g = groups.get(item.handler);
-    if (g === undefined) groups.set(item.handler, (g = []));
-    g.push(item);
-  }
-  return groups;
-}

@@ -46,6 +46,17 @@ export interface BatchSummary {
   readonly dead: ReadonlyArray<{ readonly domain: string; readonly code: string }>;
 }
 
+/** Items by the domain they are routed to, in their order. */
+export function groupByHandler(items: ReadonlyArray<Item>): Map<DomainHandler, Item[]> {
+  const groups = new Map<DomainHandler, Item[]>();
+  for (const item of items) {
+    let g = groups.get(item.handler);
+    if (g === undefined) groups.set(item.handler, (g = []));
+    g.push(item);
+  }
+  return groups;
+}
+
 export interface Item {
   readonly handler: DomainHandler;
   readonly decoded: Decoded<unknown>;
@@ -294,12 +305,7 @@ export class Pipeline {
   }
 
   async #unitOfWork(part: ReadonlyArray<Item>, extras: Extras | undefined): Promise<void> {
-    const groups = new Map<DomainHandler, Decoded<unknown>[]>();
-    for (const { handler, decoded } of part) {
-      let g = groups.get(handler);
-      if (g === undefined) groups.set(handler, (g = []));
-      g.push(decoded);
-    }
+    const groups = new Map([...groupByHandler(part)].map(([handler, items]) => [handler, items.map((i) => i.decoded)]));
     for (const [handler, messages] of groups) await handler.prepare?.(messages);
 
     const started = performance.now();
