@@ -25,6 +25,11 @@ export interface RabbitMqSettings {
   readonly workerExchange: string;
   readonly dlqQueue: string;
   readonly prefetch: number;
+  /**
+   * RABBITMQ_SINGLE_ACTIVE_CONSUMER: the ingest queue delivers to one consumer at a time, so
+   * one worker owns every key and keeps their state in memory (others wait as standbys).
+   */
+  readonly singleActiveConsumer: boolean;
   /** RABBITMQ_TLS_*: CA and client certificate of an amqps:// connection. */
   readonly tls: TlsFiles | undefined;
 }
@@ -189,6 +194,7 @@ export function loadConfig(env: Env): { config: Config; problems: string[] } {
     workerExchange: r.string('RABBITMQ_WORKER_EXCHANGE', 'energy-metering.worker.events.exchange'),
     dlqQueue: r.string('RABBITMQ_DLQ_QUEUE', 'energy-metering.ingest.dlq'),
     prefetch: r.int('RABBITMQ_PREFETCH', 10, 1, 65535),
+    singleActiveConsumer: r.bool('RABBITMQ_SINGLE_ACTIVE_CONSUMER', true),
     tls: tlsFiles(r, 'RABBITMQ'),
   };
   if (rabbitmq.tls !== undefined && rabbitmq.url.startsWith('amqp:')) r.problem('RABBITMQ_TLS_*: set, but RABBITMQ_URL is a plain amqp:// URL; use amqps:// (port 5671)');

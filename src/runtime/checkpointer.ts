@@ -17,14 +17,14 @@ import { groupByHandler, type BatchSummary, type Item } from './pipeline.ts';
 interface Taken {
   readonly settle: DeliveryBatch['settle'];
   readonly checkpoints: ReadonlyArray<Checkpoint>;
-  /** Items of domains without keyed state, applied at the checkpoint. */
-  readonly items: ReadonlyArray<Item>;
   readonly dead: ReadonlyArray<DeadLetter>;
   /** Its dead letters where its source keeps them (written by the checkpoint). */
   readonly deadLetters: Pick<Extras, 'outbox' | 'rows'>;
   readonly summary: BatchSummary;
   /** Order in which batches were taken, across partitions (a replay keeps it). */
   readonly seq: number;
+  /** The batch itself, kept where the source cannot rewind (a queue): a replay takes it from here. */
+  readonly batch?: DeliveryBatch;
 }
 
 /** What the checkpointer needs of its pipeline. */
@@ -80,7 +80,8 @@ interface Lane {
 type Outcome = 'committed' | 'refused' | 'fenced' | 'aborted';
 
 /**
- * Keyed state between checkpoints (SPEC §1) for a source that owns keys by partition. Each
+ * Keyed state between checkpoints (SPEC §1) for a source that owns its keys, fenced: Kafka
+ * partitions, or a RabbitMQ queue with a single active consumer (one lane). Each
  * batch is decoded and absorbed into its domains' in-memory state as it arrives, then
  * accepted, so the source fetches on while earlier batches commit. A checkpoint is one
  * partition's transaction: the batches' raw rows, the state they changed (each key once),
@@ -95,7 +96,11 @@ type Outcome = 'committed' | 'refused' | 'fenced' | 'aborted';
  * row stored already, poison) or it is fenced (another worker claimed the partition), every
  * partition's uncommitted work is recovered at once, after the checkpoints in flight ended and
  * the state was reset: refused, it is replayed batch by batch in the order it was taken through
- * the careful path; fenced, it is dropped and the source rewinds to the stored checkpoints.
+ * the careful path; fenced, it is dropped and the source rewinds to the stored checkpoints. A
+ * queue cannot rewind: its held batches are kept and replayed from memory (released, they would
+ * come back as redeliveries, an attempt more each). A batch the state cannot absorb (the database
+ * rejects a read of its keys, or a message makes the domain throw) is recovered the same way,
+ * and a redelivered queue batch goes to the careful path once what is held has committed.
  */
 export class Checkpointer {
   readonly #o: CheckpointerOptions;
@@ -121,9 +126,9 @@ export class Checkpointer {
     this.#signal = signal;
   }
 
-  /** The source owns keys by partition and can rewind: state may live in memory. */
+  /** One worker at a time owns each key of the source, fenced: state may live in memory. */
   static suits(source: Source): boolean {
-    return source.partitioned === true && typeof source.rewind === 'function';
+    return source.partitioned === true;
   }
 
   /** Takes a batch into uncommitted work; resolves once it may take the next (backpressure). */
@@ -131,23 +136,38 @@ export class Checkpointer {
     this.#rethrow();
     // Taken while uncommitted work was being recovered: fetched before the source rewound, so
     // the source reads it again; processing this copy too would store its dead letters twice.
-    const stale = this.#recovering !== undefined && batch.reassigned !== true;
+    const stale = this.#recovering !== undefined && batch.reassigned !== true && this.#o.source.rewind !== undefined;
     while (this.#recovering !== undefined) await this.#recovering;
     if (stale) {
       await batch.settle({ kind: 'release' });
       return;
     }
     if (batch.reassigned === true) return this.#barrier(batch);
+    if (batch.redelivered === true) {
+      // Some of it may be stored already: the careful path reads and writes the state in the
+      // database, so what is held is committed and forgotten first.
+      await this.#quiesce();
+      return this.#o.host.careful(batch, this.#signal);
+    }
     if (this.#replaying(batch)) return this.#o.host.careful(batch, this.#signal);
     // A recovery starting now waits until this batch is held (then recovered with the rest),
     // so it never resets the state under a batch half absorbed.
     const { promise, resolve } = Promise.withResolvers<void>();
     this.#absorbing = promise;
+    let refused: Taken | undefined;
     try {
-      await this.#take(batch);
+      refused = await this.#take(batch);
     } finally {
       this.#absorbing = undefined;
       resolve();
+    }
+    if (refused !== undefined) {
+      // The state could not take it (the database rejected a read of its keys, or a message
+      // made the domain throw): it is recovered with the rest and replayed on the careful path,
+      // whose bisection isolates the message.
+      this.#failed.push(refused);
+      this.#replayNeeded = true;
+      return this.#recover();
     }
     while (this.#pendingMessages >= this.#o.maxMessages && this.#writes.size > 0) {
       await Promise.race(this.#writes);
@@ -156,11 +176,23 @@ export class Checkpointer {
     }
   }
 
-  /** Decodes a batch, advances the keyed state with it and holds it for its partition's checkpoint. */
-  async #take(batch: DeliveryBatch): Promise<void> {
+  /**
+   * Decodes a batch, advances the keyed state with it and holds it for its partition's
+   * checkpoint. Returns the batch when the state refused it (recovered by the caller).
+   */
+  async #take(batch: DeliveryBatch): Promise<Taken | undefined> {
     const shard = shardOf(batch);
     const { items, dead } = this.#o.host.decode(batch);
     const groups = groupByHandler(items);
+    // Only what the checkpoint still needs stays referenced until it commits.
+    const target = this.#o.source.deadLetterTarget?.bind(this.#o.source);
+    const taken: Taken = {
+      settle: batch.settle, checkpoints: batch.checkpoints ?? [], dead,
+      deadLetters: target === undefined || dead.length === 0 ? { outbox: [], rows: [] } : deadLettersFor(batch.deliveries, dead, target),
+      summary: this.#o.host.summarize(batch.deliveries, items.length, dead),
+      seq: this.#seq++,
+      ...(this.#o.source.rewind === undefined ? { batch } : {}),
+    };
     for (let attempt = 0; ; attempt++) {
       try {
         for (const [handler, messages] of groups) await handler.prepare?.(messages.map((i) => i.decoded));
@@ -170,27 +202,21 @@ export class Checkpointer {
         }
         break;
       } catch (err) {
+        if (this.#signal.aborted) throw err;
+        if (classifyDbError(err).errorClass !== 'transient') return taken;
         if (!(await this.#retryable(err, attempt))) throw err;
       }
     }
     for (const handler of groups.keys()) if (handler.state !== undefined && !this.#states.some((s) => s.handler === handler)) this.#states.push({ handler, state: handler.state });
     const lane = this.#lane(shard);
     if (lane.pending.length === 0) lane.oldest = Date.now();
-    // Only what the checkpoint still needs stays referenced until it commits.
-    const target = this.#o.source.deadLetterTarget?.bind(this.#o.source);
-    const settle = batch.settle;
-    const taken: Taken = {
-      settle, checkpoints: batch.checkpoints ?? [], items: items.filter((i) => i.handler.state === undefined), dead,
-      deadLetters: target === undefined || dead.length === 0 ? { outbox: [], rows: [] } : deadLettersFor(batch.deliveries, dead, target),
-      summary: this.#o.host.summarize(batch.deliveries, items.length, dead),
-      seq: this.#seq++,
-    };
     lane.pending.push(taken);
     lane.messages += batch.deliveries.length;
     lane.backlog = batch.backlog ?? 0;
     this.#pendingMessages += batch.deliveries.length;
     batch.accept?.();
     this.#schedule(lane);
+    return undefined;
   }
 
   /** Commits what is held (shutdown); what cannot commit before the signal is released. */
@@ -255,11 +281,16 @@ export class Checkpointer {
 
   /** An assignment change: commit what is held (or drop it if fenced), forget state, settle the barrier. */
   async #barrier(barrier: DeliveryBatch): Promise<void> {
+    await this.#quiesce();
+    await barrier.settle({ kind: 'ack', deadLetter: [] });
+  }
+
+  /** Commits what is held (or drops it if fenced) and forgets the state: keys are read again when next seen. */
+  async #quiesce(): Promise<void> {
     await this.#flushAll();
     this.#rethrow();
     for (const { state } of this.#states) state.reset();
     this.#lanes.clear();
-    await barrier.settle({ kind: 'ack', deadLetter: [] });
   }
 
   /** One partition's checkpoint; recovery follows if it was refused or fenced. */
@@ -321,14 +352,6 @@ export class Checkpointer {
       const wroteDeadLetters = await writeExtras(tx, extras);
       const results: Array<{ handler: DomainHandler; stats: ApplyStats }> = [];
       const outbound: OutboundMessage[] = [];
-      // Domains without keyed state apply batch by batch, in order, in this transaction.
-      for (const t of taken) {
-        for (const [handler, items] of groupByHandler(t.items)) {
-          const r = await handler.apply(tx, items.map((i) => i.decoded));
-          results.push({ handler, stats: r.stats });
-          outbound.push(...r.outbound);
-        }
-      }
       for (const { handler, state, delta } of deltas) {
         if (delta.messages === 0) continue;
         const r = await state.write(tx, delta);
@@ -373,6 +396,12 @@ export class Checkpointer {
     for (const { state } of this.#states) state.reset();
     const replay = this.#replayNeeded && !this.#signal.aborted;
     this.#replayNeeded = false;
+    if (replay && this.#o.source.rewind === undefined) {
+      // A queue redelivers what is released as redelivered (an attempt more): its batches are
+      // held, so they are replayed from memory, in order, before anything after them.
+      for (const t of all) await this.#o.host.careful(t.batch!, this.#signal);
+      return;
+    }
     if (replay) {
       // Read again from the source up to where this work ended, on the careful path.
       for (const c of latestPositions(all)) this.#replayUntil.set(`${c.stream}|${c.partition}`, BigInt(c.offset));

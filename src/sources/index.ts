@@ -24,20 +24,25 @@ export interface SourceContext {
   readonly capture: ReadonlyArray<string>;
 }
 
+/** A transaction of a worker of this deployment older than this is stuck (a stopped process). */
+const stuckHolders = (config: Config): { afterMs: number; applicationName: string } =>
+  ({ afterMs: Math.max(5_000, config.database.statementTimeoutMs / 2), applicationName: config.serviceName });
+
 /** Source and publisher factories by broker kind: one line each. */
 export const SOURCE_KINDS: Readonly<Record<string, (ctx: SourceContext) => Source>> = {
-  amqp: ({ config, log, routes }) =>
+  amqp: ({ config, log, pool, routes }) =>
     new AmqpSource({
       settings: config.rabbitmq,
       bindingKeys: routes,
       log: log.child({ source: 'amqp' }),
       maxBatch: config.batchSize,
+      pool,
+      stuck: stuckHolders(config),
     }),
   kafka: ({ config, log, pool, metrics, routes }) =>
     new KafkaSource({
       settings: config.kafka, kafka: createKafka(config.kafka, log, 'consumer'), topics: routes, pool, log: log.child({ source: 'kafka' }), metrics,
-      // A transaction of a worker of this deployment older than this is stuck (a stopped process).
-      stuck: { afterMs: Math.max(5_000, config.database.statementTimeoutMs / 2), applicationName: config.serviceName },
+      stuck: stuckHolders(config),
     }),
   nats: ({ config, log, routes, capture }) =>
     new NatsSource({ settings: config.nats, subjects: routes, streamSubjects: capture, log: log.child({ source: 'nats' }), maxBatch: config.batchSize }),

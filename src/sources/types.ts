@@ -33,7 +33,10 @@ export type Outcome =
   /** Nothing committed and the source should redeliver later (used on shutdown). */
   | { readonly kind: 'release' };
 
-/** Source positions stored in the same transaction as the data (Kafka offsets). */
+/**
+ * Source positions stored in the same transaction as the data (Kafka offsets). A queue has
+ * no positions: its row carries only the owner epoch that fences the checkpoint.
+ */
 export interface Checkpoint {
   readonly source: string;
   readonly stream: string;
@@ -58,6 +61,12 @@ export interface DeliveryBatch {
    * claim its new partitions and seek them to their stored checkpoints.
    */
   readonly reassigned?: boolean;
+  /**
+   * The broker says some of its messages were delivered before (RabbitMQ's redelivered flag):
+   * they may be stored already, so a pipeline holding keyed state commits what it holds and
+   * takes this batch on the database-backed path.
+   */
+  readonly redelivered?: boolean;
   /**
    * Pipelined hand-over (sources with `partitioned`): the pipeline has taken the batch into
    * its uncommitted work, so the source may fetch and hand over the partition's next batch;
@@ -107,14 +116,16 @@ export interface Source {
    */
   deadLetterTarget?(delivery: Delivery): DeadLetterTarget;
   /**
-   * Every key is owned by one partition and a partition by one worker at a time, claimed with
-   * a fencing epoch (Kafka): per-key state may live in memory between checkpoints. Such a
-   * source supports `accept`, `reassigned` barriers and `rewind`.
+   * Every key is owned by one worker at a time, claimed with a fencing epoch carried by the
+   * batches' checkpoints (Kafka: by partition; RabbitMQ: the whole queue, single active
+   * consumer): per-key state may live in memory between checkpoints. Such a source supports
+   * `reassigned` barriers, and `accept` or a bounded number of unsettled deliveries.
    */
   readonly partitioned?: boolean;
   /**
    * Restarts every partition this worker holds from its stored checkpoint, dropping batches
-   * not yet taken; called after the pipeline dropped uncommitted work.
+   * not yet taken; called after the pipeline dropped uncommitted work. Sources that redeliver
+   * what was released (queues) need none.
    */
   rewind?(): Promise<void>;
   start(): Promise<void>;

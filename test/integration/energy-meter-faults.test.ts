@@ -85,6 +85,56 @@ describe('energy-meter: crashes and outages lose nothing and double nothing', ()
     assert.equal(await worker.kill('SIGTERM'), 0);
   });
 
+  test('two workers on one queue: one consumes, the other stands by and takes over when it is killed; everything stored once', async () => {
+    const db = await createTestDatabase();
+    cleanups.push(db.drop);
+    const topo = uniqueTopology();
+    const broker = await TestBroker.open(topo);
+    cleanups.push(() => broker.close());
+    const dir = await mkdtemp(join(tmpdir(), 'ingestd-standby-'));
+    const env = { DATABASE_URL: db.url, DOMAINS_ENABLED: 'energy-meter', RABBITMQ_URL: AMQP_URL, CHECKPOINT_INTERVAL: '300ms', ...topo };
+    const first = new WorkerProcess(env, 18_604, join(dir, 'first.log'));
+    const second = new WorkerProcess(env, 18_605, join(dir, 'second.log'));
+    cleanups.push(() => first.kill(), () => second.kill());
+    first.start();
+    await first.waitReady();
+    second.start();
+    await second.waitReady();
+
+    const loading = load(topo, 12_000, 3_000, 17);
+    await eventually(async () => (await storedCounts(db.url)).messages >= 3_000, 60_000, '3000 messages stored');
+    assert.doesNotMatch(await second.logText(), /rabbitmq queue claimed/, 'the standby consumes nothing while the first is active');
+    assert.equal(await first.kill('SIGKILL'), null);
+    const summary = await loading;
+    const expected = expectedStored(summary);
+    await eventually(async () => (await storedCounts(db.url)).messages === expected, 120_000, `${expected} messages stored`);
+    assert.deepEqual(await storedCounts(db.url), { messages: expected, rows: expected * 2, ids: expected * 2 });
+    assert.match(await second.logText(), /rabbitmq queue claimed/);
+    // The owner epoch moved on: the first worker's connection is fenced if it ever comes back.
+    const [claim] = await queryRows<{ epoch: string }>(db.url, "SELECT owner_epoch::text AS epoch FROM worker_checkpoints WHERE source = 'amqp'");
+    assert.equal(claim!.epoch, '2');
+    assert.equal(await second.kill('SIGTERM'), 0);
+  });
+
+  test('a queue declared without single active consumer: the worker stops and names the setting', async () => {
+    const topo = uniqueTopology();
+    const broker = await TestBroker.open(topo);
+    cleanups.push(() => broker.close());
+    // As an earlier version declared it: the same dead-lettering, no single active consumer.
+    await broker.ch.assertQueue(topo.RABBITMQ_INGEST_QUEUE!, {
+      durable: true, arguments: { 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': topo.RABBITMQ_DLQ_QUEUE! },
+    });
+    const db = await createTestDatabase();
+    cleanups.push(db.drop);
+    const dir = await mkdtemp(join(tmpdir(), 'ingestd-sac-'));
+    const worker = new WorkerProcess({ DATABASE_URL: db.url, DOMAINS_ENABLED: 'energy-meter', RABBITMQ_URL: AMQP_URL, ...topo }, 18_606, join(dir, 'worker.log'));
+    cleanups.push(() => worker.kill());
+    worker.start();
+    const code = await new Promise<number | null>((resolve) => worker.child!.once('exit', resolve));
+    assert.notEqual(code, 0);
+    assert.match(await worker.logText(), /RABBITMQ_SINGLE_ACTIVE_CONSUMER/);
+  });
+
   test('PostgreSQL stopped mid-stream: readiness goes false then true, nothing is dead-lettered or lost', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'ingestd-pgstop-'));
     await chmod(dir, 0o755); // the server runs as the postgres user

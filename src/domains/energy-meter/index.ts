@@ -1,15 +1,18 @@
+import type pg from 'pg';
 import type { PoolClient } from 'pg';
 import type { ApplyResult, Decoded, DomainHandler, DomainPlugin } from '../types.ts';
 import { decodeMeterMessage, type MeterMessage } from './decode.ts';
 import { seriesKey } from './detect.ts';
 import { clientSightings, planMeterBatch, seriesOf } from './plan.ts';
-import { insertReadings, lockHistories, saveHistories, storedMessages, upsertClients } from './store.ts';
+import { insertReadings, lockHistories, storedMessages, upsertClients, writeHistories } from './store.ts';
 import type { EnergyMeterSettings } from './settings.ts';
+import { EnergyMeterState } from './state.ts';
 import { MonthlyPartitions } from '../../sinks/postgres/partitions.ts';
 
-export function createEnergyMeterHandler(settings: EnergyMeterSettings, partitions?: MonthlyPartitions): DomainHandler<MeterMessage> {
+export function createEnergyMeterHandler(settings: EnergyMeterSettings, partitions?: MonthlyPartitions, pool?: pg.Pool): DomainHandler<MeterMessage> {
   return {
     name: 'energy-meter',
+    ...(pool === undefined ? {} : { state: new EnergyMeterState({ pool, settings }) }),
     decode: (delivery) => decodeMeterMessage(delivery.body, settings.rules),
     apply: (tx, messages) => applyMeterBatch(tx, messages, settings),
     prepare: async (messages) => partitions?.ensure(timestampsOf(messages)),
@@ -37,7 +40,7 @@ async function applyMeterBatch(tx: PoolClient, batch: ReadonlyArray<Decoded<Mete
   const { rows, outbound, stats } = planMeterBatch(fresh, histories, s);
   stats.duplicates = withReadings.length - fresh.length;
   await insertReadings(tx, rows);
-  await saveHistories(tx, [...series].map(([key, ref]) => ({ ...ref, recent: histories.get(key) ?? [] })));
+  await writeHistories(tx, [...series].map(([key, ref]) => ({ ...ref, recent: histories.get(key) ?? [] })));
   return { outbound, stats };
 }
 
@@ -53,5 +56,6 @@ export const energyMeter: DomainPlugin = {
     createEnergyMeterHandler(
       config.energyMeter,
       new MonthlyPartitions(pool, log, 'meter_readings_raw', config.energyMeter.retentionMonths),
+      pool,
     ),
 };

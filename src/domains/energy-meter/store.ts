@@ -1,6 +1,7 @@
 import type { PoolClient } from 'pg';
 import { isoTime } from '../../lib/iso-time.ts';
-import { copyRows, type CopyValue } from '../../sinks/postgres/copy.ts';
+import { copyLine, copyText } from '../../sinks/postgres/copy.ts';
+import { quoteIdent } from '../../sinks/postgres/sql-text.ts';
 import type { DetectedReading } from './detect.ts';
 
 /** Which messages of the batch are already stored (a redelivery): probed by their first reading. */
@@ -72,16 +73,6 @@ export async function lockHistories(tx: PoolClient, series: ReadonlyArray<Series
   return rows.map((r) => ({ clientId: r.client_id, metric: r.metric_name, recent: r.recent }));
 }
 
-export async function saveHistories(tx: PoolClient, histories: ReadonlyArray<SeriesRef & { recent: number[] }>): Promise<void> {
-  if (histories.length === 0) return;
-  await tx.query(
-    `UPDATE meter_metric_history h SET recent = k.recent::double precision[], updated_at = now()
-       FROM unnest($1::uuid[], $2::text[], $3::text[]) AS k(c, m, recent)
-      WHERE h.client_id = k.c AND h.metric_name = k.m`,
-    [histories.map((h) => h.clientId), histories.map((h) => h.metric), histories.map((h) => `{${h.recent.join(',')}}`)],
-  );
-}
-
 export interface ReadingRow {
   readonly id: string;
   readonly messageId: string;
@@ -97,17 +88,51 @@ const COLUMNS = [
 
 export async function insertReadings(tx: PoolClient, rows: ReadonlyArray<ReadingRow>): Promise<void> {
   if (rows.length === 0) return;
-  await copyRows(tx, 'meter_readings_raw', COLUMNS, rowsOf(rows));
+  await copyReadingText(tx, [readingLines(rows)]);
 }
 
-function* rowsOf(rows: ReadonlyArray<ReadingRow>): Iterable<CopyValue[]> {
+/**
+ * Raw readings by COPY, as text encoded when they were planned. A reading stored already
+ * fails the transaction with a unique violation (the keyed-state path then replays carefully).
+ */
+export async function copyReadingText(tx: PoolClient, chunks: ReadonlyArray<string>): Promise<void> {
+  if (chunks.length === 0) return;
+  await copyText(tx, quoteIdent('meter_readings_raw'), COLUMNS, chunks);
+}
+
+/** Readings as lines of COPY text. */
+export function readingLines(rows: ReadonlyArray<ReadingRow>): string {
+  let text = '';
   for (const r of rows) {
-    yield [
+    text += copyLine([
       r.id, r.messageId, r.clientId, r.reading.name, r.reading.value,
       isoTime(r.reading.timestamp), isoTime(r.receivedAt),
       r.reading.status, r.reading.reason,
       // jsonb of the entry as received; `null` entries stay JSON null.
       JSON.stringify(r.reading.raw ?? null),
-    ];
+    ]);
   }
+  return text;
+}
+
+/** The stored spike histories of these series (absent: none stored yet). */
+export async function readHistories(client: { query: PoolClient['query'] }, series: ReadonlyArray<SeriesRef>): Promise<Array<SeriesRef & { recent: number[] }>> {
+  if (series.length === 0) return [];
+  const { rows } = await client.query<{ client_id: string; metric_name: string; recent: number[] }>(
+    `SELECT h.client_id::text, h.metric_name, h.recent FROM meter_metric_history h
+       JOIN unnest($1::uuid[], $2::text[]) AS k(c, m) ON h.client_id = k.c AND h.metric_name = k.m`,
+    [series.map((s) => s.clientId), series.map((s) => s.metric)],
+  );
+  return rows.map((r) => ({ clientId: r.client_id, metric: r.metric_name, recent: r.recent }));
+}
+
+/** Spike histories as they are after a checkpoint (the series' rows may not exist yet). */
+export async function writeHistories(tx: PoolClient, histories: ReadonlyArray<SeriesRef & { recent: ReadonlyArray<number> }>): Promise<void> {
+  if (histories.length === 0) return;
+  await tx.query(
+    `INSERT INTO meter_metric_history AS h (client_id, metric_name, recent)
+     SELECT k.c, k.m, k.recent::double precision[] FROM unnest($1::uuid[], $2::text[], $3::text[]) AS k(c, m, recent)
+     ON CONFLICT (client_id, metric_name) DO UPDATE SET recent = excluded.recent, updated_at = now()`,
+    [histories.map((h) => h.clientId), histories.map((h) => h.metric), histories.map((h) => `{${h.recent.join(',')}}`)],
+  );
 }
