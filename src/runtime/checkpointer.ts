@@ -323,15 +323,18 @@ export class Checkpointer {
         return 'committed';
       } catch (err) {
         const error = classifyDbError(err);
-        if (error.code === 'INGESTD_ERR_FENCED') {
-          this.#o.log.warn({ err: error.message }, 'checkpoint fenced');
-          return 'fenced';
-        }
-        if (error.errorClass === 'transient' && error.context.sqlstate !== '23505') {
+        const fenced = error.code === 'INGESTD_ERR_FENCED';
+        if (!fenced && error.errorClass === 'transient' && error.context.sqlstate !== '23505') {
           const delay = backoffDelay(attempt, this.#o.retry.initialMs, this.#o.retry.maxMs);
           this.#o.host.paused(error, attempt, delay);
           await sleep(delay, this.#signal);
           continue;
+        }
+        // The retries end here too: readiness must not stay paused on a retry that is over.
+        if (attempt > 0) this.#o.host.paused(null, attempt, 0);
+        if (fenced) {
+          this.#o.log.warn({ err: error.message }, 'checkpoint fenced');
+          return 'fenced';
         }
         this.#o.log.info({ err: error.message, batches: taken.length }, 'checkpoint refused; its work is replayed batch by batch');
         return 'refused';

@@ -145,13 +145,13 @@ export class Pipeline {
     await checkpointer.close();
   }
 
-  /** Readiness and the paused gauge while a transient failure is retried; null once it committed. */
+  /** Readiness and the paused gauge while a transient failure is retried; null once the retries are over. */
   #paused(error: IngestError | null, attempt: number, delayMs: number): void {
     const labels = this.#labels();
     if (error === null) {
       this.#o.readiness.set(`pipeline ${this.#o.name}`, null);
       this.#o.metrics.paused.set(labels, 0);
-      this.#o.log.info({ pipeline: this.#o.name, attempts: attempt + 1 }, 'batch committed after retry; resuming');
+      this.#o.log.info({ pipeline: this.#o.name, attempts: attempt + 1 }, 'retries over (committed, or handed to recovery); resuming');
       return;
     }
     this.#o.readiness.set(`pipeline ${this.#o.name}`, `paused, retrying: ${error.message}`);

@@ -30,7 +30,7 @@ export const FAULT_TITLES: Readonly<Record<FaultName, string>> = {
   'db-outage': 'PostgreSQL stopped 10 s',
   rebalance: '2 workers, one SIGKILLed',
   'slow-db': 'table locked (slow database)',
-  pause: '2 workers, one paused 15 s (zombie)',
+  pause: '2 workers, one paused past takeover (zombie)',
 };
 
 export interface Size {
@@ -76,6 +76,15 @@ export async function startScratchDb(dir: string, port: number): Promise<Scratch
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Which of two workers to fault: worker 1, unless only worker 0 consumes (a RabbitMQ queue with
+ * a single active consumer delivers to the first and keeps the other standing by).
+ */
+async function consumingWorker(s: Scenario): Promise<number> {
+  const claimed = /rabbitmq queue claimed/;
+  return claimed.test(await s.worker(0).logText()) && !claimed.test(await s.worker(1).logText()) ? 0 : 1;
+}
 
 /** Everything a fault needs: the source, the database, the workers, the load. */
 export class Scenario {
@@ -240,15 +249,16 @@ const INJECT: Readonly<Record<FaultName, (s: Scenario) => Promise<void>>> = {
     await s.startWorker(1);
     const loading = s.load();
     await s.waitStored(Math.floor(s.size.count * 0.3), 'both consuming');
-    await s.worker(1).kill('SIGKILL');
-    s.notes.push(`worker 1 killed with ${await s.stored()} stored`);
+    const i = await consumingWorker(s);
+    await s.worker(i).kill('SIGKILL');
+    s.notes.push(`worker ${i} killed with ${await s.stored()} stored`);
     await loading;
     if (s.rig.killedMemberHoldsMessages) {
       // An MQTT shared subscription keeps sending the dead member's share to its session;
       // the broker delivers it when that client id connects again.
       await sleep(3_000);
-      s.notes.push(`worker 1 restarted to collect its session (${await s.stored()} stored without it)`);
-      await s.startWorker(1);
+      s.notes.push(`worker ${i} restarted to collect its session (${await s.stored()} stored without it)`);
+      await s.startWorker(i);
     }
   },
 
@@ -259,21 +269,23 @@ const INJECT: Readonly<Record<FaultName, (s: Scenario) => Promise<void>>> = {
    */
   async pause(s) {
     await s.startWorker(0);
-    const w = await s.startWorker(1);
+    await s.startWorker(1);
     const loading = s.load();
     await s.waitStored(Math.floor(s.size.count * 0.3), 'both consuming');
+    const i = await consumingWorker(s);
+    const w = s.worker(i);
     w.signal('SIGSTOP');
     const at = Date.now();
     try {
-      await sleep(s.size.pauseMs);
+      await sleep(Math.max(s.size.pauseMs, s.rig.takeoverMs ?? 0));
     } finally {
       w.signal('SIGCONT');
     }
-    s.notes.push(`worker 1 paused ${((Date.now() - at) / 1000).toFixed(1)} s (${await s.stored()} stored when resumed)`);
+    s.notes.push(`worker ${i} paused ${((Date.now() - at) / 1000).toFixed(1)} s (${await s.stored()} stored when resumed)`);
     await loading;
     await w.waitReady(120_000);
     const log = await w.logText();
-    if (/claimed by another worker/.test(log)) s.notes.push('its late checkpoint was fenced');
+    if (/claimed by another worker|checkpoint fenced/.test(log)) s.notes.push('its late checkpoint was fenced');
   },
 
   async 'slow-db'(s) {

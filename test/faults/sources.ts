@@ -37,6 +37,8 @@ export interface SourceRig {
   cleanup(): Promise<void>;
   /** A killed member of a competing-consumer group keeps its share until it comes back (MQTT shared subscriptions). */
   readonly killedMemberHoldsMessages: boolean;
+  /** How long a stopped member must stay stopped before the broker hands its share on (default: the scenario's pauseMs). */
+  readonly takeoverMs?: number;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -106,6 +108,8 @@ export function createRig(name: SourceName): SourceRig {
           await conn.close().catch(() => undefined);
         },
         killedMemberHoldsMessages: false,
+        // RabbitMQ drops a silent connection after two missed heartbeats (10 s each, session.ts).
+        takeoverMs: 30_000,
       };
     }
     case 'nats': {

@@ -49,14 +49,18 @@ describe('energy-meter: crashes and outages lose nothing and double nothing', ()
   after(async () => {
     for (const c of cleanups.reverse()) await c().catch(() => undefined);
   });
-
-  test('a worker killed with SIGKILL mid-stream and restarted stores every message exactly once', async () => {
+  /** A fresh database, the test's own RabbitMQ topology and a log folder, removed after the suite. */
+  const fixture = async (name: string) => {
     const db = await createTestDatabase();
     cleanups.push(db.drop);
     const topo = uniqueTopology();
     const broker = await TestBroker.open(topo);
     cleanups.push(() => broker.close());
-    const dir = await mkdtemp(join(tmpdir(), 'ingestd-kill-'));
+    return { db, topo, broker, dir: await mkdtemp(join(tmpdir(), `ingestd-${name}-`)) };
+  };
+
+  test('a worker killed with SIGKILL mid-stream and restarted stores every message exactly once', async () => {
+    const { db, topo, broker, dir } = await fixture('kill');
     const worker = new WorkerProcess({ DATABASE_URL: db.url, DOMAINS_ENABLED: 'energy-meter', RABBITMQ_URL: AMQP_URL, RABBITMQ_PREFETCH: '500', ...topo }, 18_601, join(dir, 'worker.log'));
     cleanups.push(() => worker.kill());
     worker.start();
@@ -86,12 +90,7 @@ describe('energy-meter: crashes and outages lose nothing and double nothing', ()
   });
 
   test('two workers on one queue: one consumes, the other stands by and takes over when it is killed; everything stored once', async () => {
-    const db = await createTestDatabase();
-    cleanups.push(db.drop);
-    const topo = uniqueTopology();
-    const broker = await TestBroker.open(topo);
-    cleanups.push(() => broker.close());
-    const dir = await mkdtemp(join(tmpdir(), 'ingestd-standby-'));
+    const { db, topo, dir } = await fixture('standby');
     const env = { DATABASE_URL: db.url, DOMAINS_ENABLED: 'energy-meter', RABBITMQ_URL: AMQP_URL, CHECKPOINT_INTERVAL: '300ms', ...topo };
     const first = new WorkerProcess(env, 18_604, join(dir, 'first.log'));
     const second = new WorkerProcess(env, 18_605, join(dir, 'second.log'));
@@ -117,16 +116,11 @@ describe('energy-meter: crashes and outages lose nothing and double nothing', ()
   });
 
   test('a queue declared without single active consumer: the worker stops and names the setting', async () => {
-    const topo = uniqueTopology();
-    const broker = await TestBroker.open(topo);
-    cleanups.push(() => broker.close());
+    const { db, topo, broker, dir } = await fixture('sac');
     // As an earlier version declared it: the same dead-lettering, no single active consumer.
     await broker.ch.assertQueue(topo.RABBITMQ_INGEST_QUEUE!, {
       durable: true, arguments: { 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': topo.RABBITMQ_DLQ_QUEUE! },
     });
-    const db = await createTestDatabase();
-    cleanups.push(db.drop);
-    const dir = await mkdtemp(join(tmpdir(), 'ingestd-sac-'));
     const worker = new WorkerProcess({ DATABASE_URL: db.url, DOMAINS_ENABLED: 'energy-meter', RABBITMQ_URL: AMQP_URL, ...topo }, 18_606, join(dir, 'worker.log'));
     cleanups.push(() => worker.kill());
     worker.start();
