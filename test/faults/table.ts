@@ -1,7 +1,7 @@
 /** The faults × sources table the suite prints. */
 import { FAULT_TITLES, type ScenarioResult } from './scenario.ts';
 
-const COLUMNS = ['fault', 'source', 'sent', 'stored', 'duplicates', 'lost', 'dead-lettered', 'DLQ copies', 'alerts', 'result'] as const;
+const COLUMNS = ['fault', 'source', 'sent', 'stored', 'duplicates', 'lost', 'dead-lettered', 'DLQ copies', 'alerts', 'alerts missing/extra', 'result'] as const;
 
 export function formatTable(results: ReadonlyArray<ScenarioResult>): string {
   const rows = results.map((r) => {
@@ -9,7 +9,8 @@ export function formatTable(results: ReadonlyArray<ScenarioResult>): string {
     const n = (v: number | undefined): string => (v === undefined ? '—' : String(v));
     return [
       FAULT_TITLES[r.fault], r.source, n(c?.sent), c === undefined ? '—' : `${c.stored}/${c.expected}`, n(c?.duplicates), n(c?.lost),
-      c === undefined ? '—' : `${c.deadLettered}/${c.injectedBad}`, n(c?.deadLetterCopies), n(c?.alerts), r.problems.length === 0 ? 'ok' : 'FAILED',
+      c === undefined ? '—' : `${c.deadLettered}/${c.injectedBad}`, n(c?.deadLetterCopies), n(c?.alerts),
+      c === undefined ? '—' : `${c.alertsMissing}/${c.alertsExtra}`, r.problems.length === 0 ? 'ok' : 'FAILED',
     ];
   });
   const widths = COLUMNS.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));

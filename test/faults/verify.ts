@@ -10,7 +10,7 @@ import { deadLetterQueues } from '../../src/dlq/index.ts';
 import { createLogger } from '../../src/runtime/logger.ts';
 import type { LoadMessage } from '../../src/cli/load/generators.ts';
 import { queryRows } from '../helpers/db.ts';
-import { aggregateMismatches } from '../helpers/grid.ts';
+import { aggregateMismatches, expectedAlerts, storedAlerts } from '../helpers/grid.ts';
 
 export interface Counts {
   sent: number;
@@ -29,6 +29,12 @@ export interface Counts {
   /** Aggregate rows that differ from their recomputation (any column). */
   aggregateMismatches: number;
   alerts: number;
+  /**
+   * EMA alerts (spike, drop, outage) that an uninterrupted run raises and this one did not, and
+   * the reverse: the EMA of each meter in the order its messages were sent.
+   */
+  alertsMissing: number;
+  alertsExtra: number;
   outboxPending: number;
 }
 
@@ -106,6 +112,8 @@ export async function count(sent: ReadonlyArray<LoadMessage>, deadLetters: Reado
   );
   const mismatches = (await aggregateMismatches(url, 'aggregates_1m')).length + (await aggregateMismatches(url, 'aggregates_15m')).length;
   const injectedBad = [...bad.values()].reduce((a, b) => a + b, 0);
+  const uninterrupted = expectedAlerts(sent.map((m) => m.body));
+  const raised = new Set(await storedAlerts(url));
   return {
     sent: sent.length,
     expected: wanted.size,
@@ -118,6 +126,8 @@ export async function count(sent: ReadonlyArray<LoadMessage>, deadLetters: Reado
     deadLetterCopies: copies,
     aggregateMismatches: mismatches,
     alerts: Number(alerts!.distinct),
+    alertsMissing: [...uninterrupted].filter((a) => !raised.has(a)).length,
+    alertsExtra: [...raised].filter((a) => !uninterrupted.has(a)).length,
     outboxPending: await outboxPending(url),
   };
 }
@@ -129,6 +139,7 @@ export function problemsOf(c: Counts): string[] {
   if (c.duplicates > 0) p.push(`${c.duplicates} duplicated`);
   if (c.unexpected > 0) p.push(`${c.unexpected} unexpected rows or dead letters`);
   if (c.aggregateMismatches > 0) p.push(`${c.aggregateMismatches} aggregate rows differ from their recomputation`);
+  if (c.alertsMissing + c.alertsExtra > 0) p.push(`alerts differ from an uninterrupted run's: ${c.alertsMissing} missing, ${c.alertsExtra} extra`);
   if (c.outboxPending > 0) p.push(`${c.outboxPending} outbox rows unpublished`);
   return p;
 }
