@@ -147,20 +147,10 @@ export class Checkpointer {
       // Some of it may be stored already: the careful path reads and writes the state in the
       // database, so what is held is committed and forgotten first.
       await this.#quiesce();
-      return this.#o.host.careful(batch, this.#signal);
+      return this.#absorbingWhile(() => this.#o.host.careful(batch, this.#signal));
     }
-    if (this.#replaying(batch)) return this.#o.host.careful(batch, this.#signal);
-    // A recovery starting now waits until this batch is held (then recovered with the rest),
-    // so it never resets the state under a batch half absorbed.
-    const { promise, resolve } = Promise.withResolvers<void>();
-    this.#absorbing = promise;
-    let refused: Taken | undefined;
-    try {
-      refused = await this.#take(batch);
-    } finally {
-      this.#absorbing = undefined;
-      resolve();
-    }
+    if (this.#replaying(batch)) return this.#absorbingWhile(() => this.#o.host.careful(batch, this.#signal));
+    const refused = await this.#absorbingWhile(() => this.#take(batch));
     if (refused !== undefined) {
       // The state could not take it (the database rejected a read of its keys, or a message
       // made the domain throw): it is recovered with the rest and replayed on the careful path,
@@ -173,6 +163,23 @@ export class Checkpointer {
       await Promise.race(this.#writes);
       while (this.#recovering !== undefined) await this.#recovering;
       this.#rethrow();
+    }
+  }
+
+  /**
+   * Runs one batch's work with #absorbing set. A recovery starting meanwhile waits for it: it
+   * never resets the state under a batch half absorbed (the batch is then recovered with the
+   * rest), and never rewinds past a careful-path batch that has not committed yet (its position
+   * would be read before the commit and the batch delivered and processed again).
+   */
+  async #absorbingWhile<T>(work: () => Promise<T>): Promise<T> {
+    const { promise, resolve } = Promise.withResolvers<void>();
+    this.#absorbing = promise;
+    try {
+      return await work();
+    } finally {
+      this.#absorbing = undefined;
+      resolve();
     }
   }
 

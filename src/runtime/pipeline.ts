@@ -292,7 +292,11 @@ export class Pipeline {
         return 'ok';
       } catch (err) {
         const error = classifyDbError(err);
-        if (error.code === 'INGESTD_ERR_FENCED') {
+        const fenced = error.code === 'INGESTD_ERR_FENCED';
+        // The retries end here too (a batch that deadlocked, then turned out poison, is bisected):
+        // readiness must not stay paused on a retry that is over.
+        if ((fenced || error.errorClass !== 'transient') && attempt > 0) this.#paused(null, attempt, 0);
+        if (fenced) {
           this.#o.log.warn({ pipeline: this.#o.name, err: error.message }, 'batch not committed: its partition belongs to another worker now');
           return 'fenced';
         }
