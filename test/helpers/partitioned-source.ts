@@ -1,4 +1,9 @@
-import type pg from 'pg';
+import pg from 'pg';
+import { requireConfig } from '../../src/config/index.ts';
+import { createLogger } from '../../src/runtime/logger.ts';
+import { createRuntime, startWorker } from '../../src/runtime/worker.ts';
+import type { MemoryPublisher } from '../../src/sources/memory/broker.ts';
+import { createTestDatabase } from './db.ts';
 import { claimPartitions, readPositions } from '../../src/sinks/postgres/checkpoints.ts';
 import { Doorbell } from '../../src/runtime/doorbell.ts';
 import type { DeliveryBatch, Source, SourceStatus } from '../../src/sources/types.ts';
@@ -126,4 +131,25 @@ export class PartitionedLogSource implements Source {
   async close(): Promise<void> {
     this.#bell.ring();
   }
+}
+
+/**
+ * The worker against a fresh database, fed by a PartitionedLogSource of `partitions` logs
+ * (the Kafka path without a broker); `stop()` stops it and drops the database.
+ */
+export async function startPartitionedWorker(o: { env: Record<string, string>; topic: string; partitions: number; batchSize: number; published: MemoryPublisher }) {
+  const db = await createTestDatabase();
+  const config = requireConfig({ DATABASE_URL: db.url, ...o.env });
+  const pool = new pg.Pool({ connectionString: db.url, max: 6 });
+  const source = new PartitionedLogSource({ pool, topic: o.topic, partitions: o.partitions, batchSize: o.batchSize });
+  const worker = await startWorker(config, createLogger({ service: 'test', level: 'silent' }), createRuntime((err) => { throw err; }), {
+    source: () => source,
+    publisher: o.published,
+  });
+  const stop = async (): Promise<void> => {
+    await worker.stop();
+    await pool.end();
+    await db.drop();
+  };
+  return { db, pool, source, worker, stop };
 }

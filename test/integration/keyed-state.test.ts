@@ -1,14 +1,12 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
-import { requireConfig } from '../../src/config/index.ts';
-import { createLogger } from '../../src/runtime/logger.ts';
-import { createRuntime, startWorker, type Worker } from '../../src/runtime/worker.ts';
+import type { Worker } from '../../src/runtime/worker.ts';
 import { createGridTelemetryGenerator } from '../../src/sim/grid-telemetry.ts';
 import { MemoryPublisher } from '../../src/sources/memory/broker.ts';
 import { createTestDatabase, eventually, queryRows } from '../helpers/db.ts';
 import { aggregateMismatches, distinctReadings, expectedAlerts, storedAlerts, storedReadings } from '../helpers/grid.ts';
-import { PartitionedLogSource } from '../helpers/partitioned-source.ts';
+import { startPartitionedWorker, type PartitionedLogSource } from '../helpers/partitioned-source.ts';
 
 const START = Date.parse('2026-02-02T08:00:00Z');
 const PARTITIONS = 4;
@@ -60,24 +58,19 @@ describe('keyed state between checkpoints (grid-telemetry)', () => {
     return m?.values.find((v) => (v as { metricName?: string }).metricName === 'stream_batch_size_count')?.value ?? 0;
   };
 
+  let stop: (() => Promise<void>) | undefined;
   before(async () => {
-    db = await createTestDatabase();
-    const config = requireConfig({
-      DATABASE_URL: db.url, DOMAINS_ENABLED: 'grid-telemetry', ALLOWED_LATENESS: '0s', CHECKPOINT_INTERVAL: '300ms', OFFLINE_AFTER: '2s',
+    ({ db, pool, source, worker, stop } = await startPartitionedWorker({
+      env: {
+        DOMAINS_ENABLED: 'grid-telemetry', ALLOWED_LATENESS: '0s', CHECKPOINT_INTERVAL: '300ms', OFFLINE_AFTER: '2s',
       DB_STATEMENT_TIMEOUT: '1s', RETRY_INITIAL: '50ms', RETRY_MAX: '300ms',
-    });
-    pool = new pg.Pool({ connectionString: db.url, max: 6 });
-    source = new PartitionedLogSource({ pool, topic: 'raw_readings', partitions: PARTITIONS, batchSize: 250 });
-    worker = await startWorker(config, createLogger({ service: 'test', level: 'silent' }), createRuntime((err) => { throw err; }), {
-      source: () => source,
-      publisher: published,
-    });
+      },
+      topic: 'raw_readings', partitions: PARTITIONS, batchSize: 250, published,
+    }));
   });
 
   after(async () => {
-    await worker?.stop();
-    await pool?.end();
-    await db?.drop();
+    await stop?.();
   });
 
   test('a backlog drains in checkpoints, each holding many batches; the tables are exact', async () => {

@@ -1,7 +1,8 @@
 /**
  * Pure roll-ups of a batch's new transactions: per-second consumption (with counts per
  * status) and per-region per-minute consumption. Deltas add to the stored rows, so only
- * transactions inserted now are passed in. (Meter state is stepped per transaction: status.ts.)
+ * transactions inserted now are passed in: a batch's (apply) or a checkpoint's (the keyed state,
+ * which adds one transaction at a time). (Meter state is stepped per transaction: status.ts.)
  */
 import { windowStart } from '../../processors/windows/tumbling.ts';
 import type { Transaction } from './decode.ts';
@@ -28,32 +29,63 @@ export interface RegionMinuteDelta {
   readonly meters: Set<string>;
 }
 
-export function secondDeltas(txs: ReadonlyArray<Transaction>): SecondDelta[] {
-  const out = new Map<number, SecondDelta>();
-  for (const t of txs) {
-    const bucket = windowStart(t.timestampMs, 1000);
-    let d = out.get(bucket);
-    if (d === undefined) out.set(bucket, (d = { bucket, totalKwh: 0, count: 0, maxKwh: -Infinity, minKwh: Infinity, active: 0, fault: 0, offline: 0 }));
-    d.totalKwh += t.consumptionKwh;
-    d.count++;
-    if (t.consumptionKwh > d.maxKwh) d.maxKwh = t.consumptionKwh;
-    if (t.consumptionKwh < d.minKwh) d.minKwh = t.consumptionKwh;
-    d[t.status]++;
+/** Per-second deltas by second (epoch ms). */
+export type Seconds = Map<number, SecondDelta>;
+/** Per-region per-minute deltas by region, then by minute (few per region): no string key per transaction. */
+export type RegionMinutes = Map<string, RegionMinuteDelta[]>;
+
+/** Adds a new transaction to its second's delta. */
+export function addSecond(seconds: Seconds, t: Transaction): void {
+  const bucket = windowStart(t.timestampMs, 1000);
+  let d = seconds.get(bucket);
+  if (d === undefined) seconds.set(bucket, (d = { bucket, totalKwh: 0, count: 0, maxKwh: -Infinity, minKwh: Infinity, active: 0, fault: 0, offline: 0 }));
+  d.totalKwh += t.consumptionKwh;
+  d.count++;
+  if (t.consumptionKwh > d.maxKwh) d.maxKwh = t.consumptionKwh;
+  if (t.consumptionKwh < d.minKwh) d.minKwh = t.consumptionKwh;
+  d[t.status]++;
+}
+
+/**
+ * Adds a new transaction to its region and minute's delta. `meterId` is what the delta's set
+ * keeps (a caller holding deltas for long passes its own long-lived copy of the id).
+ */
+export function addRegionMinute(regions: RegionMinutes, t: Transaction, meterId: string = t.meterId): void {
+  const bucket = windowStart(t.timestampMs, 60_000);
+  let minutes = regions.get(t.region);
+  if (minutes === undefined) regions.set(t.region, (minutes = []));
+  let d: RegionMinuteDelta | undefined;
+  for (const m of minutes) {
+    if (m.bucket === bucket) {
+      d = m;
+      break;
+    }
   }
-  return [...out.values()].sort((a, b) => a.bucket - b.bucket);
+  if (d === undefined) minutes.push((d = { region: t.region, bucket, totalKwh: 0, count: 0, maxKwh: -Infinity, meters: new Set() }));
+  d.totalKwh += t.consumptionKwh;
+  d.count++;
+  if (t.consumptionKwh > d.maxKwh) d.maxKwh = t.consumptionKwh;
+  d.meters.add(meterId);
+}
+
+/** Seconds in order (concurrent writers lock the rows in one order). */
+export const sortedSeconds = (seconds: Seconds): SecondDelta[] => [...seconds.values()].sort((a, b) => a.bucket - b.bucket);
+
+/** By region, then minute (concurrent writers lock the rows in one order). */
+export function sortedRegionMinutes(regions: RegionMinutes): RegionMinuteDelta[] {
+  const out: RegionMinuteDelta[] = [];
+  for (const minutes of regions.values()) out.push(...minutes);
+  return out.sort((a, b) => (a.region === b.region ? a.bucket - b.bucket : a.region < b.region ? -1 : 1));
+}
+
+export function secondDeltas(txs: ReadonlyArray<Transaction>): SecondDelta[] {
+  const seconds: Seconds = new Map();
+  for (const t of txs) addSecond(seconds, t);
+  return sortedSeconds(seconds);
 }
 
 export function regionMinuteDeltas(txs: ReadonlyArray<Transaction>): RegionMinuteDelta[] {
-  const out = new Map<string, RegionMinuteDelta>();
-  for (const t of txs) {
-    const bucket = windowStart(t.timestampMs, 60_000);
-    const key = `${t.region}\u0000${bucket}`;
-    let d = out.get(key);
-    if (d === undefined) out.set(key, (d = { region: t.region, bucket, totalKwh: 0, count: 0, maxKwh: -Infinity, meters: new Set() }));
-    d.totalKwh += t.consumptionKwh;
-    d.count++;
-    if (t.consumptionKwh > d.maxKwh) d.maxKwh = t.consumptionKwh;
-    d.meters.add(t.meterId);
-  }
-  return [...out.values()].sort((a, b) => (a.region === b.region ? a.bucket - b.bucket : a.region < b.region ? -1 : 1));
+  const regions: RegionMinutes = new Map();
+  for (const t of txs) addRegionMinute(regions, t);
+  return sortedRegionMinutes(regions);
 }

@@ -48,43 +48,68 @@ export interface MeterPlan {
   readonly alerts: StatusAlert[];
 }
 
+/** A meter's row being stepped (in place, by planMeters and by the keyed state). */
+export type MutableMeterRow = { -readonly [K in keyof MeterRow]: MeterRow[K] };
+
+/** A row to step into; every field is set by its first step (one shape for every row). */
+export const blankRow = (): MutableMeterRow => ({
+  meterId: '', region: '', status: 'active', previousStatus: null, statusSinceMs: 0, buildingType: '', latitude: 0, longitude: 0,
+  consumptionKwh: 0, peakLoad: 0, lastSeenMs: 0, lastTransactionId: '',
+});
+
 /** Newer by event time, ties by transaction id, so every instance and every batching agrees. */
 const isNewer = (t: Transaction, head: MeterHead): boolean =>
   t.timestampMs > head.lastSeenMs || (t.timestampMs === head.lastSeenMs && t.transactionId > head.lastTransactionId);
 
 /**
- * One transaction on a meter's state: null when it is not newer than the state (a late
- * transaction changes nothing, as it would alone in its batch). A meter alerts when it
- * enters fault or offline: first seen that way, or changed to it.
+ * Whether a transaction moves a meter whose state is `current` (undefined: never seen). One
+ * not newer than the state changes nothing (a late transaction, as it would alone in its batch).
  */
-function stepMeter(current: MeterHead | undefined, t: Transaction): { row: MeterRow; alert: StatusAlert | null } | null {
-  if (current !== undefined && !isNewer(t, current)) return null;
-  const changed = current === undefined || current.status !== t.status;
-  const previousStatus = current?.status ?? null;
-  const row: MeterRow = {
-    meterId: t.meterId, region: t.region, status: t.status, previousStatus, statusSinceMs: changed ? t.timestampMs : current.statusSinceMs,
-    buildingType: t.buildingType, latitude: t.latitude, longitude: t.longitude, consumptionKwh: t.consumptionKwh, peakLoad: t.peakLoad,
-    lastSeenMs: t.timestampMs, lastTransactionId: t.transactionId,
-  };
-  if (!changed || (t.status !== 'fault' && t.status !== 'offline')) return { row, alert: null };
+export const moves = (current: MeterHead | undefined, t: Transaction): boolean => current === undefined || isNewer(t, current);
+
+/**
+ * One transaction on a meter's state, when it `moves` it: the new state is written into `row`,
+ * which may be `current` itself (stepped in place, no object per transaction). Returns the
+ * alert it raises: a meter alerts when it enters fault or offline (first seen that way, or
+ * changed to it).
+ */
+export function stepMeter(current: MeterHead | undefined, t: Transaction, row: MutableMeterRow): StatusAlert | null {
+  // Read before writing: `row` may be `current`.
+  const previousStatus = current === undefined ? null : current.status;
+  const changed = previousStatus !== t.status;
+  const statusSinceMs = changed ? t.timestampMs : current!.statusSinceMs;
+  row.meterId = t.meterId;
+  row.region = t.region;
+  row.status = t.status;
+  row.previousStatus = previousStatus;
+  row.statusSinceMs = statusSinceMs;
+  row.buildingType = t.buildingType;
+  row.latitude = t.latitude;
+  row.longitude = t.longitude;
+  row.consumptionKwh = t.consumptionKwh;
+  row.peakLoad = t.peakLoad;
+  row.lastSeenMs = t.timestampMs;
+  row.lastTransactionId = t.transactionId;
+  if (!changed || (t.status !== 'fault' && t.status !== 'offline')) return null;
   // The id names the transition (meter, time, status): a redelivery or a replay stores it once.
-  const alert: StatusAlert = {
+  return {
     alertId: uuidV5(`smart-grid-alert:${t.meterId}:${t.timestampMs}:${t.status}`), meterId: t.meterId, region: t.region, type: t.status,
     previousStatus, consumptionKwh: t.consumptionKwh, timestampMs: t.timestampMs,
   };
-  return { row, alert };
 }
 
 /** Steps every transaction, in order, from the stored heads (meters absent from `stored` are new). */
 export function planMeters(stored: ReadonlyMap<string, MeterHead>, txs: ReadonlyArray<Transaction>): MeterPlan {
-  const rows = new Map<string, MeterRow>();
+  const rows = new Map<string, MutableMeterRow>();
   const alerts = new Map<string, StatusAlert>();
   for (const t of txs) {
-    const step = stepMeter(rows.get(t.meterId) ?? stored.get(t.meterId), t);
-    if (step === null) continue;
-    rows.set(t.meterId, step.row);
+    let row = rows.get(t.meterId);
+    const current = row ?? stored.get(t.meterId);
+    if (!moves(current, t)) continue;
+    if (row === undefined) rows.set(t.meterId, (row = blankRow()));
+    const alert = stepMeter(current, t, row);
     // The same transition twice (same meter, time and status): once, as its stored id makes the second a no-op in a batch of its own.
-    if (step.alert !== null && !alerts.has(step.alert.alertId)) alerts.set(step.alert.alertId, step.alert);
+    if (alert !== null && !alerts.has(alert.alertId)) alerts.set(alert.alertId, alert);
   }
   return { rows: [...rows.values()].sort((a, b) => (a.meterId < b.meterId ? -1 : a.meterId > b.meterId ? 1 : 0)), alerts: [...alerts.values()] };
 }

@@ -4,28 +4,79 @@ import type { RegionMinuteDelta, SecondDelta } from './rollup.ts';
 import type { MeterStatus } from './schema.ts';
 import type { MeterHead, MeterRow, StatusAlert } from './status.ts';
 import { isoTime } from '../../lib/iso-time.ts';
+import { copyText, encodeCopyValue } from '../../sinks/postgres/copy.ts';
 import { insertDetections, type Detections } from '../../sinks/postgres/detections.ts';
+import { quoteIdent } from '../../sinks/postgres/sql-text.ts';
 
 type Query = { query: PoolClient['query'] };
 
-/** Inserts the transactions; returns the ids of those that were new (a redelivery inserts nothing). */
+/** A raw row's primary key (transaction id and event time), as insertTransactions returns it. */
+export const transactionKey = (t: Transaction): string => `${t.timestampMs}\u0000${t.transactionId}`;
+
+/**
+ * Inserts the transactions; returns the keys (transactionKey) of those that were new: a
+ * redelivery inserts nothing, nor does a repeat inside the batch after its first copy.
+ */
 export async function insertTransactions(tx: PoolClient, rows: ReadonlyArray<Transaction>): Promise<Set<string>> {
   if (rows.length === 0) return new Set();
-  const { rows: inserted } = await tx.query<{ transaction_id: string }>(
+  const { rows: inserted } = await tx.query<{ transaction_id: string; ms: string }>(
     `INSERT INTO smart_grid_transactions (transaction_id, "timestamp", meter_id, region, status, building_type, consumption_kwh, latitude, longitude, peak_load)
      SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::float8[], $8::float8[], $9::float8[], $10::float8[])
      ON CONFLICT DO NOTHING
-     RETURNING transaction_id`,
+     RETURNING transaction_id, (extract(epoch FROM "timestamp") * 1000)::bigint::text AS ms`,
     [
       rows.map((r) => r.transactionId), rows.map((r) => isoTime(r.timestampMs)), rows.map((r) => r.meterId), rows.map((r) => r.region),
       rows.map((r) => r.status), rows.map((r) => r.buildingType), rows.map((r) => r.consumptionKwh), rows.map((r) => r.latitude),
       rows.map((r) => r.longitude), rows.map((r) => r.peakLoad),
     ],
   );
-  return new Set(inserted.map((r) => r.transaction_id));
+  return new Set(inserted.map((r) => `${r.ms}\u0000${r.transaction_id}`));
+}
+
+const TRANSACTION_COLUMNS = ['transaction_id', 'timestamp', 'meter_id', 'region', 'status', 'building_type', 'consumption_kwh', 'latitude', 'longitude', 'peak_load'] as const;
+
+/** A transaction as a line of COPY text (see copyTransactionText); runs for every transaction, so no row array. */
+export const transactionLine = (t: Transaction): string =>
+  `${encodeCopyValue(t.transactionId)}\t${isoTime(t.timestampMs)}\t${encodeCopyValue(t.meterId)}\t${encodeCopyValue(t.region)}\t${t.status}\t${encodeCopyValue(t.buildingType)}\t${encodeCopyValue(t.consumptionKwh)}\t${encodeCopyValue(t.latitude)}\t${encodeCopyValue(t.longitude)}\t${encodeCopyValue(t.peakLoad)}\n`;
+
+/**
+ * Raw transactions by COPY, as text encoded when they arrived, for transactions taken to be new
+ * (beyond the committed source position). One that is stored already fails the transaction with
+ * a unique violation (23505): the caller then takes the careful path (`insertTransactions`).
+ */
+export async function copyTransactionText(tx: PoolClient, chunks: ReadonlyArray<string>): Promise<void> {
+  if (chunks.length === 0) return;
+  await copyText(tx, quoteIdent('smart_grid_transactions'), TRANSACTION_COLUMNS, chunks);
+}
+
+const COPY_ESCAPE = /\\(.)/g;
+const uncopy = (s: string): string => (s.includes('\\') ? s.replace(COPY_ESCAPE, (_, c: string) => (c === 't' ? '\t' : c === 'n' ? '\n' : c === 'r' ? '\r' : c)) : s);
+
+/**
+ * The transactions of COPY text written by transactionLine: the keyed state holds its new
+ * transactions only as that text, and makes their InfluxDB points from it at the checkpoint.
+ */
+export function transactionsOfText(chunks: ReadonlyArray<string>): Transaction[] {
+  const out: Transaction[] = [];
+  for (const chunk of chunks) {
+    for (let from = 0; from < chunk.length; ) {
+      const end = chunk.indexOf('\n', from);
+      const f = chunk.slice(from, end).split('\t');
+      from = end + 1;
+      out.push({
+        transactionId: uncopy(f[0]!), timestampMs: Date.parse(f[1]!), meterId: uncopy(f[2]!), region: uncopy(f[3]!), status: f[4] as MeterStatus,
+        buildingType: uncopy(f[5]!), consumptionKwh: Number(f[6]), latitude: Number(f[7]), longitude: Number(f[8]), peakLoad: Number(f[9]),
+      });
+    }
+  }
+  return out;
 }
 
 interface HeadRow { meter_id: string; status: MeterStatus; since_ms: string; seen_ms: string; last_transaction_id: string }
+
+const heads = (rows: ReadonlyArray<HeadRow>): Map<string, MeterHead> => new Map(rows.map((r) => [r.meter_id, {
+  status: r.status, statusSinceMs: Number(r.since_ms), lastSeenMs: Number(r.seen_ms), lastTransactionId: r.last_transaction_id,
+}]));
 
 /**
  * Locks the stored rows of these meters in id order (concurrent batches of the same meters
@@ -41,10 +92,30 @@ export async function lockMeters(tx: PoolClient, meterIds: ReadonlyArray<string>
        FROM smart_grid_meters WHERE meter_id = ANY($1::text[]) ORDER BY meter_id FOR UPDATE`,
     [meterIds],
   );
-  return new Map(rows.map((r) => [r.meter_id, {
-    status: r.status, statusSinceMs: Number(r.since_ms), lastSeenMs: Number(r.seen_ms), lastTransactionId: r.last_transaction_id,
-  }]));
+  return heads(rows);
 }
+
+/**
+ * The same heads without locking, for the keyed state: it reads a meter once, when it first
+ * sees it, and the owner of the meter's partition is the only writer of its row.
+ */
+export async function readMeterHeads(client: Query, meterIds: ReadonlyArray<string>): Promise<Map<string, MeterHead>> {
+  if (meterIds.length === 0) return new Map();
+  const { rows } = await client.query<HeadRow>(
+    `SELECT meter_id, status, (extract(epoch FROM status_since) * 1000)::bigint::text AS since_ms,
+            (extract(epoch FROM last_seen) * 1000)::bigint::text AS seen_ms, last_transaction_id
+       FROM smart_grid_meters WHERE meter_id = ANY($1::text[])`,
+    [meterIds],
+  );
+  return heads(rows);
+}
+
+/** The twelve column arrays of meter rows ($1..$12 of writeMeters and upsertMeters). */
+const meterColumns = (rows: ReadonlyArray<MeterRow>): unknown[] => [
+  rows.map((x) => x.meterId), rows.map((x) => x.region), rows.map((x) => x.status), rows.map((x) => x.previousStatus),
+  rows.map((x) => isoTime(x.statusSinceMs)), rows.map((x) => x.buildingType), rows.map((x) => x.latitude), rows.map((x) => x.longitude),
+  rows.map((x) => x.consumptionKwh), rows.map((x) => x.peakLoad), rows.map((x) => isoTime(x.lastSeenMs)), rows.map((x) => x.lastTransactionId),
+];
 
 /** Writes planned rows: updates the meters lockMeters returned (`stored`), inserts the others. */
 export async function writeMeters(tx: PoolClient, rows: ReadonlyArray<MeterRow>, stored: ReadonlySet<string>): Promise<void> {
@@ -62,12 +133,29 @@ export async function writeMeters(tx: PoolClient, rows: ReadonlyArray<MeterRow>,
      )
      INSERT INTO smart_grid_meters (meter_id, region, status, previous_status, status_since, building_type, latitude, longitude, consumption_kwh, peak_load, last_seen, last_transaction_id)
      SELECT m, r, s, ps, since, b, lat, lon, c, p, seen, id FROM k WHERE NOT k.stored`,
-    [
-      rows.map((x) => x.meterId), rows.map((x) => x.region), rows.map((x) => x.status), rows.map((x) => x.previousStatus),
-      rows.map((x) => isoTime(x.statusSinceMs)), rows.map((x) => x.buildingType), rows.map((x) => x.latitude), rows.map((x) => x.longitude),
-      rows.map((x) => x.consumptionKwh), rows.map((x) => x.peakLoad), rows.map((x) => isoTime(x.lastSeenMs)), rows.map((x) => x.lastTransactionId),
-      rows.map((x) => stored.has(x.meterId)),
-    ],
+    [...meterColumns(rows), rows.map((x) => stored.has(x.meterId))],
+  );
+}
+
+/**
+ * Writes a checkpoint's meter rows (sorted by id), each once. An upsert: the keyed state
+ * decided on the heads it read unlocked, and a checkpoint runs only while its partitions are
+ * not claimed by another worker (fenced), so no one else writes these rows meanwhile. A row is
+ * never moved back to an older transaction's state (only reachable when one meter's messages
+ * come through two partitions whose checkpoints commit out of order).
+ */
+export async function upsertMeters(tx: PoolClient, rows: ReadonlyArray<MeterRow>): Promise<void> {
+  if (rows.length === 0) return;
+  await tx.query(
+    `INSERT INTO smart_grid_meters AS g (meter_id, region, status, previous_status, status_since, building_type, latitude, longitude, consumption_kwh, peak_load, last_seen, last_transaction_id)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], $7::float8[], $8::float8[],
+                          $9::float8[], $10::float8[], $11::timestamptz[], $12::text[])
+     ON CONFLICT (meter_id) DO UPDATE SET region = excluded.region, status = excluded.status, previous_status = excluded.previous_status,
+            status_since = excluded.status_since, building_type = excluded.building_type, latitude = excluded.latitude, longitude = excluded.longitude,
+            consumption_kwh = excluded.consumption_kwh, peak_load = excluded.peak_load, last_seen = excluded.last_seen,
+            last_transaction_id = excluded.last_transaction_id, updated_at = now()
+      WHERE g.last_seen <= excluded.last_seen`,
+    meterColumns(rows),
   );
 }
 
