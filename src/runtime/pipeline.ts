@@ -28,9 +28,9 @@ export interface PipelineOptions {
   /** Keyed state between checkpoints, for sources that own keys by partition (config.checkpoint). */
   readonly checkpoint?: { readonly intervalMs: number; readonly maxMessages: number };
   /**
-   * Every domain of the pipeline holds its state in memory (DomainHandler.state): only then does
-   * it take the checkpointed path; a pipeline that also carries database-backed domains keeps
-   * the per-batch path for all of them.
+   * The pipeline's domain holds its state in memory (DomainHandler.state): only then does it
+   * take the checkpointed path; a pipeline of a database-backed domain, or of several domains,
+   * keeps the per-batch path.
    */
   readonly keyedState?: boolean;
   /** Called after every COMMIT that wrote outbox rows. */
