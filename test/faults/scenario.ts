@@ -361,7 +361,7 @@ export async function runScenario(o: { source: SourceName; fault: FaultName; siz
     // sees only the rest.
     const letters = await deadLetterBodies(rig.env, s.url);
     counts = await count(sent, letters, s.url);
-    problems.push(...problemsOf(counts));
+    problems.push(...problemsOf(counts, rig.orderedPerKey));
   } catch (err) {
     problems.push(err instanceof Error ? err.message : String(err));
   } finally {

@@ -37,6 +37,13 @@ export interface SourceRig {
   cleanup(): Promise<void>;
   /** A killed member of a competing-consumer group keeps its share until it comes back (MQTT shared subscriptions). */
   readonly killedMemberHoldsMessages: boolean;
+  /**
+   * Each meter's messages reach the worker in the order they were sent, faults included (a
+   * Kafka partition; a queue that requeues in place to its single active consumer). Only then
+   * must the EMA alerts equal an uninterrupted run's: a redelivery that overtakes later messages
+   * (JetStream after AckWait, MQTT shared subscriptions) legitimately changes them.
+   */
+  readonly orderedPerKey: boolean;
   /** How long a stopped member must stay stopped before the broker hands its share on (default: the scenario's pauseMs). */
   readonly takeoverMs?: number;
 }
@@ -78,6 +85,7 @@ export function createRig(name: SourceName): SourceRig {
         },
         cleanup: async () => undefined, // topics are cheap; `bash scripts/kafka.sh reset` clears them
         killedMemberHoldsMessages: false,
+        orderedPerKey: true,
       };
     case 'amqp': {
       const topo = {
@@ -108,6 +116,7 @@ export function createRig(name: SourceName): SourceRig {
           await conn.close().catch(() => undefined);
         },
         killedMemberHoldsMessages: false,
+        orderedPerKey: true,
         // RabbitMQ drops a silent connection after two missed heartbeats (10 s each, session.ts).
         takeoverMs: 30_000,
       };
@@ -139,6 +148,7 @@ export function createRig(name: SourceName): SourceRig {
           for (const n of [names.NATS_STREAM, names.NATS_DLQ_STREAM, outputs]) await jsm.streams.delete(n).catch(() => undefined);
         }).catch(() => undefined),
         killedMemberHoldsMessages: false,
+        orderedPerKey: false,
       };
     }
     case 'mqtt':
@@ -151,6 +161,7 @@ export function createRig(name: SourceName): SourceRig {
         restartBroker: restartMosquitto,
         cleanup: async () => undefined, // sessions expire after MQTT_SESSION_EXPIRY
         killedMemberHoldsMessages: true,
+        orderedPerKey: false,
       };
   }
 }
