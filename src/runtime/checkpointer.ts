@@ -207,10 +207,15 @@ export class Checkpointer {
         for (const [handler, messages] of groups) {
           if (handler.state !== undefined) await handler.state.absorb(messages.map((i) => i.decoded), shard);
         }
+        // The retries end here (as in #write): readiness must not stay paused on them.
+        if (attempt > 0) this.#o.host.paused(null, attempt, 0);
         break;
       } catch (err) {
         if (this.#signal.aborted) throw err;
-        if (classifyDbError(err).errorClass !== 'transient') return taken;
+        if (classifyDbError(err).errorClass !== 'transient') {
+          if (attempt > 0) this.#o.host.paused(null, attempt, 0);
+          return taken;
+        }
         if (!(await this.#retryable(err, attempt))) throw err;
       }
     }
