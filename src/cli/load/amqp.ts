@@ -6,6 +6,7 @@
 import amqp from 'amqplib';
 import type { ChannelModel, ConfirmChannel, Options as AmqpOptions } from 'amqplib';
 import { redactUrl } from '../../runtime/redact.ts';
+import { drained } from '../../sources/amqp/drained.ts';
 import { OptionError, parseUrl } from '../options.ts';
 import type { LoadMessage } from './generators.ts';
 import type { Connection, OpenOptions, PreparedTransport, Sender, SendEvents, Transport } from './transport.ts';
@@ -13,18 +14,6 @@ import type { Connection, OpenOptions, PreparedTransport, Sender, SendEvents, Tr
 export const DEFAULT_AMQP_URL = 'amqp://guest:guest@127.0.0.1:5672';
 export const DEFAULT_EXCHANGE = 'energy-metering.ingest.exchange';
 export const DEFAULT_ROUTING_KEY = 'meter.reading.ingested';
-
-/** Resolves on 'drain', or when the channel closes (the next publish then throws). */
-const drained = (ch: ConfirmChannel): Promise<void> =>
-  new Promise((resolve) => {
-    const done = (): void => {
-      ch.off('drain', done);
-      ch.off('close', done);
-      resolve();
-    };
-    ch.on('drain', done);
-    ch.on('close', done);
-  });
 
 /** Publishes on one confirm channel; flush waits until the broker has confirmed everything published. */
 const channelSender = (ch: ConfirmChannel, exchange: string, routingKey: string, perMessage: boolean, events: SendEvents): Sender => {

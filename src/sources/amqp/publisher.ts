@@ -2,6 +2,7 @@ import type { ConfirmChannel } from 'amqplib';
 import { IngestError } from '../../runtime/errors.ts';
 import type { Logger } from '../../runtime/logger.ts';
 import { outboundBytes, type OutboundMessage, type Publisher, type SourceStatus } from '../types.ts';
+import { drained } from './drained.ts';
 import { AmqpSession } from './session.ts';
 import type { TlsFiles } from '../../config/tls.ts';
 
@@ -63,7 +64,7 @@ export class AmqpPublisher implements Publisher {
         contentType: m.bodyEncoding === 'base64' ? 'application/octet-stream' : 'application/json',
         ...(m.headers === undefined ? {} : { headers: m.headers }),
       });
-      if (!ok) await new Promise((resolve) => ch.once('drain', resolve));
+      if (!ok) await drained(ch);
     }
     await ch.waitForConfirms();
   }
