@@ -59,7 +59,9 @@ describe('grid-telemetry over a real Kafka broker: exact aggregates and alerts t
     const dir = await mkdtemp(join(tmpdir(), 'ingestd-kafka-'));
     const env = {
       DATABASE_URL: db.url, DOMAINS_ENABLED: 'grid-telemetry', KAFKA_BROKERS: KAFKA_BROKERS.join(','), ...names,
-      KAFKA_BATCH_SIZE: '500', FLUSH_INTERVAL_1M: '1s', FLUSH_INTERVAL_15M: '2s', ALLOWED_LATENESS: '0s', ...extra,
+      KAFKA_BATCH_SIZE: '500', FLUSH_INTERVAL_1M: '1s', FLUSH_INTERVAL_15M: '2s', ALLOWED_LATENESS: '0s',
+      // A killed worker's partitions move once its session expires: 10 s instead of the default 30 s.
+      KAFKA_SESSION_TIMEOUT: '10s', ...extra,
     };
     const worker = (n: number) => {
       const w = new WorkerProcess(env, port + n, join(dir, `worker-${n}.log`));
