@@ -1,13 +1,12 @@
 import type pg from 'pg';
 import type { ApplyStats, DomainHandler, KeyedState, StateDelta } from '../domains/types.ts';
 import type { Checkpoint, DeadLetter, DeliveryBatch, OutboundMessage, Source } from '../sources/types.ts';
-import { classifyDbError } from '../sinks/postgres/classify.ts';
 import { inTransaction } from '../sinks/postgres/pool.ts';
 import { writeOutbox } from '../sinks/postgres/outbox.ts';
-import { backoffDelay, sleep } from './backoff.ts';
 import { deadLettersFor, writeExtras, type Extras } from './batch-extras.ts';
 import type { IngestError } from './errors.ts';
 import type { Logger } from './logger.ts';
+import { retryWhileTransient, type RetryOptions } from './retry.ts';
 import { groupByHandler, type BatchSummary, type Item } from './pipeline.ts';
 
 /**
@@ -120,10 +119,12 @@ export class Checkpointer {
   readonly #replayUntil = new Map<string, bigint>();
   #failure: unknown;
   readonly #signal: AbortSignal;
+  readonly #retrying: RetryOptions;
 
   constructor(options: CheckpointerOptions, signal: AbortSignal) {
     this.#o = options;
     this.#signal = signal;
+    this.#retrying = { retry: options.retry, signal, paused: (reason, attempt, delayMs) => options.host.paused(reason, attempt, delayMs) };
   }
 
   /** One worker at a time owns each key of the source, fenced: state may live in memory. */
@@ -200,25 +201,15 @@ export class Checkpointer {
       seq: this.#seq++,
       ...(this.#o.source.rewind === undefined ? { batch } : {}),
     };
-    for (let attempt = 0; ; attempt++) {
-      try {
-        for (const [handler, messages] of groups) await handler.prepare?.(messages.map((i) => i.decoded));
-        // Reads of keys not held yet happen before any state changes: a failure here is retried whole.
-        for (const [handler, messages] of groups) {
-          if (handler.state !== undefined) await handler.state.absorb(messages.map((i) => i.decoded), shard);
-        }
-        // The retries end here (as in #write): readiness must not stay paused on them.
-        if (attempt > 0) this.#o.host.paused(null, attempt, 0);
-        break;
-      } catch (err) {
-        if (this.#signal.aborted) throw err;
-        if (classifyDbError(err).errorClass !== 'transient') {
-          if (attempt > 0) this.#o.host.paused(null, attempt, 0);
-          return taken;
-        }
-        if (!(await this.#retryable(err, attempt))) throw err;
+    // Reads of keys not held yet happen before any state changes: a failure here is retried whole.
+    const absorbed = await retryWhileTransient(async () => {
+      for (const [handler, messages] of groups) await handler.prepare?.(messages.map((i) => i.decoded));
+      for (const [handler, messages] of groups) {
+        if (handler.state !== undefined) await handler.state.absorb(messages.map((i) => i.decoded), shard);
       }
-    }
+    }, this.#retrying);
+    if (absorbed.kind === 'aborted' || (absorbed.kind === 'failed' && this.#signal.aborted)) throw absorbed.error;
+    if (absorbed.kind === 'failed') return taken;
     for (const handler of groups.keys()) if (handler.state !== undefined && !this.#states.some((s) => s.handler === handler)) this.#states.push({ handler, state: handler.state });
     const lane = this.#lane(shard);
     if (lane.pending.length === 0) lane.oldest = Date.now();
@@ -323,35 +314,30 @@ export class Checkpointer {
 
   async #write(lane: Lane, taken: ReadonlyArray<Taken>): Promise<Outcome> {
     const deltas = this.#states.map(({ handler, state }) => ({ handler, state, delta: state.take(lane.shard) }));
-    for (let attempt = 0; ; attempt++) {
-      // Shutting down with the database away: nothing of this checkpoint is kept.
-      if (this.#signal.aborted && attempt > 0) return 'aborted';
-      try {
-        const started = performance.now();
-        const { results, wroteOutbox } = await this.#transaction(taken, deltas);
-        for (const t of taken) await t.settle({ kind: 'ack', deadLetter: t.dead });
-        if (attempt > 0) this.#o.host.paused(null, attempt, 0);
-        this.#o.host.committed(results, taken, performance.now() - started, wroteOutbox);
-        return 'committed';
-      } catch (err) {
-        const error = classifyDbError(err);
-        const fenced = error.code === 'INGESTD_ERR_FENCED';
-        if (!fenced && error.errorClass === 'transient' && error.context.sqlstate !== '23505') {
-          const delay = backoffDelay(attempt, this.#o.retry.initialMs, this.#o.retry.maxMs);
-          this.#o.host.paused(error, attempt, delay);
-          await sleep(delay, this.#signal);
-          continue;
-        }
-        // The retries end here too: readiness must not stay paused on a retry that is over.
-        if (attempt > 0) this.#o.host.paused(null, attempt, 0);
-        if (fenced) {
-          this.#o.log.warn({ err: error.message }, 'checkpoint fenced');
-          return 'fenced';
-        }
-        this.#o.log.info({ err: error.message, batches: taken.length }, 'checkpoint refused; its work is replayed batch by batch');
-        return 'refused';
-      }
+    let writeMs = 0;
+    const result = await retryWhileTransient(async () => {
+      const started = performance.now();
+      const written = await this.#transaction(taken, deltas);
+      for (const t of taken) await t.settle({ kind: 'ack', deadLetter: t.dead });
+      writeMs = performance.now() - started;
+      return written;
+    }, {
+      ...this.#retrying,
+      // A raw row stored already (23505) is not retried as is: the checkpoint is replayed.
+      retryable: (e) => e.errorClass === 'transient' && e.code !== 'INGESTD_ERR_FENCED' && e.context.sqlstate !== '23505',
+    });
+    if (result.kind === 'done') {
+      this.#o.host.committed(result.value.results, taken, writeMs, result.value.wroteOutbox);
+      return 'committed';
     }
+    // Shutting down with the database away: nothing of this checkpoint is kept.
+    if (result.kind === 'aborted') return 'aborted';
+    if (result.error.code === 'INGESTD_ERR_FENCED') {
+      this.#o.log.warn({ err: result.error.message }, 'checkpoint fenced');
+      return 'fenced';
+    }
+    this.#o.log.info({ err: result.error.message, batches: taken.length }, 'checkpoint refused; its work is replayed batch by batch');
+    return 'refused';
   }
 
   async #transaction(
@@ -439,15 +425,6 @@ export class Checkpointer {
     if (BigInt(first) < until) return true;
     this.#replayUntil.delete(key);
     return false;
-  }
-
-  async #retryable(err: unknown, attempt: number): Promise<boolean> {
-    const error = classifyDbError(err);
-    if (error.errorClass !== 'transient' || this.#signal.aborted) return false;
-    const delay = backoffDelay(attempt, this.#o.retry.initialMs, this.#o.retry.maxMs);
-    this.#o.host.paused(error, attempt, delay);
-    await sleep(delay, this.#signal);
-    return true;
   }
 }
 

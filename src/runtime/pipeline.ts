@@ -3,10 +3,9 @@ import type { Decoded, DomainHandler, ApplyStats } from '../domains/types.ts';
 import type { DeadLetter, Delivery, DeliveryBatch, OutboundMessage, Source } from '../sources/types.ts';
 import { deadLettersFor, writeExtras, type Extras } from './batch-extras.ts';
 import { Checkpointer } from './checkpointer.ts';
-import { classifyDbError } from '../sinks/postgres/classify.ts';
 import { inTransaction } from '../sinks/postgres/pool.ts';
 import { writeOutbox } from '../sinks/postgres/outbox.ts';
-import { backoffDelay, sleep } from './backoff.ts';
+import { retryWhileTransient } from './retry.ts';
 import { IngestError, errorMessage, structural } from './errors.ts';
 import type { Readiness } from './health.ts';
 import type { Logger } from './logger.ts';
@@ -284,28 +283,18 @@ export class Pipeline {
 
   /** ok, a poison error for this part, aborted, or fenced (another worker owns the partition). Transient errors never leave here. */
   async #commitWithRetry(part: ReadonlyArray<Item>, extras: Extras | undefined, signal: AbortSignal): Promise<'ok' | 'aborted' | 'fenced' | IngestError> {
-    for (let attempt = 0; ; attempt++) {
-      if (signal.aborted && attempt > 0) return 'aborted';
-      try {
-        await this.#unitOfWork(part, extras);
-        if (attempt > 0) this.#paused(null, attempt, 0);
-        return 'ok';
-      } catch (err) {
-        const error = classifyDbError(err);
-        const fenced = error.code === 'INGESTD_ERR_FENCED';
-        // The retries end here too (a batch that deadlocked, then turned out poison, is bisected):
-        // readiness must not stay paused on a retry that is over.
-        if ((fenced || error.errorClass !== 'transient') && attempt > 0) this.#paused(null, attempt, 0);
-        if (fenced) {
-          this.#o.log.warn({ pipeline: this.#o.name, err: error.message }, 'batch not committed: its partition belongs to another worker now');
-          return 'fenced';
-        }
-        if (error.errorClass !== 'transient') return error;
-        const delay = backoffDelay(attempt, this.#o.retry.initialMs, this.#o.retry.maxMs);
-        this.#paused(error, attempt, delay);
-        await sleep(delay, signal);
-      }
+    const result = await retryWhileTransient(() => this.#unitOfWork(part, extras), {
+      retry: this.#o.retry, signal,
+      paused: (reason, attempt, delayMs) => this.#paused(reason, attempt, delayMs),
+      retryable: (e) => e.errorClass === 'transient' && e.code !== 'INGESTD_ERR_FENCED',
+    });
+    if (result.kind === 'done') return 'ok';
+    if (result.kind === 'aborted') return 'aborted';
+    if (result.error.code === 'INGESTD_ERR_FENCED') {
+      this.#o.log.warn({ pipeline: this.#o.name, err: result.error.message }, 'batch not committed: its partition belongs to another worker now');
+      return 'fenced';
     }
+    return result.error;
   }
 
   async #unitOfWork(part: ReadonlyArray<Item>, extras: Extras | undefined): Promise<void> {
