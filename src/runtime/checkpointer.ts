@@ -201,6 +201,9 @@ export class Checkpointer {
       seq: this.#seq++,
       ...(this.#o.source.rewind === undefined ? { batch } : {}),
     };
+    // Known before it absorbs anything: a recovery must reset a state that failed halfway
+    // through its very first batch too.
+    for (const handler of groups.keys()) if (handler.state !== undefined && !this.#states.some((s) => s.handler === handler)) this.#states.push({ handler, state: handler.state });
     // Reads of keys not held yet happen before any state changes: a failure here is retried whole.
     const absorbed = await retryWhileTransient(async () => {
       for (const [handler, messages] of groups) await handler.prepare?.(messages.map((i) => i.decoded));
@@ -210,7 +213,6 @@ export class Checkpointer {
     }, this.#retrying);
     if (absorbed.kind === 'aborted' || (absorbed.kind === 'failed' && this.#signal.aborted)) throw absorbed.error;
     if (absorbed.kind === 'failed') return taken;
-    for (const handler of groups.keys()) if (handler.state !== undefined && !this.#states.some((s) => s.handler === handler)) this.#states.push({ handler, state: handler.state });
     const lane = this.#lane(shard);
     if (lane.pending.length === 0) lane.oldest = Date.now();
     lane.pending.push(taken);

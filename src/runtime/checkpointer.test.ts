@@ -1,0 +1,83 @@
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { test } from 'node:test';
+import type pg from 'pg';
+import { emptyStats, type ApplyResult, type DomainHandler, type KeyedState, type StateDelta } from '../domains/types.ts';
+import type { DeliveryBatch, Source } from '../sources/types.ts';
+import { Checkpointer, type CheckpointHost } from './checkpointer.ts';
+import { createLogger } from './logger.ts';
+
+/** A pool whose transactions succeed and record their statements. */
+function fakePool(statements: string[]): pg.Pool {
+  const client = { query: async (sql: string) => (statements.push(sql), { rows: [], rowCount: 0 }), release: () => undefined, on: () => client, off: () => client };
+  return { connect: async () => client } as unknown as pg.Pool;
+}
+
+/** Keyed state of message counts per shard; the message 'boom' makes absorb throw halfway through. */
+class CountingState implements KeyedState<string> {
+  pending = new Map<string, string[]>();
+  resets = 0;
+  written: string[][] = [];
+  async absorb(messages: ReadonlyArray<{ value: string }>, shard: string): Promise<void> {
+    for (const m of messages) {
+      if (m.value === 'boom') throw new Error('the domain could not take this message');
+      this.pending.set(shard, [...(this.pending.get(shard) ?? []), m.value]);
+    }
+  }
+  take(shard: string): StateDelta & { values: string[] } {
+    const values = this.pending.get(shard) ?? [];
+    this.pending.delete(shard);
+    return { messages: values.length, values };
+  }
+  async write(_tx: pg.PoolClient, delta: StateDelta): Promise<ApplyResult> {
+    this.written.push((delta as StateDelta & { values: string[] }).values);
+    return { outbound: [], stats: emptyStats() };
+  }
+  reset(): void {
+    this.resets++;
+    this.pending.clear();
+  }
+}
+
+function batchOf(values: string[], settled: string[]): DeliveryBatch {
+  return {
+    deliveries: values.map((v) => ({ id: v, route: 'q', body: Buffer.from(v), headers: {}, receivedAt: 0, origin: { partition: 0, attempts: 1 } })),
+    checkpoints: [],
+    settle: async (outcome) => {
+      settled.push(`${values.join(',')}:${outcome.kind}`);
+    },
+  };
+}
+
+test('a state whose first batch fails halfway is reset by the recovery: its half-absorbed messages are never written', async () => {
+  const state = new CountingState();
+  const handler = { name: 'counting', state, decode: () => ({ messageId: '', value: '' }), apply: async () => ({ outbound: [], stats: {} }) } as unknown as DomainHandler;
+  const careful: string[][] = [];
+  const settled: string[] = [];
+  const host: CheckpointHost = {
+    decode: (b) => ({ items: b.deliveries.map((d, index) => ({ handler, decoded: { index, delivery: d, messageId: d.id!, value: d.body.toString() } })), dead: [] }),
+    summarize: (deliveries, decoded) => ({ perDomain: new Map(), receivedAt: new Float64Array(deliveries.length), decoded, dead: [] }),
+    careful: async (b) => {
+      careful.push(b.deliveries.map((d) => d.body.toString()));
+      await b.settle({ kind: 'ack', deadLetter: [] });
+    },
+    committed: () => undefined,
+    paused: () => undefined,
+  };
+  // A queue: no rewind, so what is recovered is replayed from memory on the careful path.
+  const source = { name: 'q', kind: 'memory', partitioned: true } as unknown as Source;
+  const statements: string[] = [];
+  const silent = createLogger({ service: 'test', level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
+  const checkpointer = new Checkpointer({
+    source, pool: fakePool(statements), publisher: null, intervalMs: 1, maxMessages: 1000,
+    retry: { initialMs: 1, maxMs: 2 }, log: silent, host,
+  }, new AbortController().signal);
+
+  await checkpointer.absorb(batchOf(['a', 'boom'], settled)); // 'a' absorbed, then the throw
+  assert.equal(state.resets, 1, 'the recovery reset the state it had never committed for');
+  assert.deepEqual(careful, [['a', 'boom']], 'the batch was replayed on the careful path');
+  await checkpointer.absorb(batchOf(['b'], settled));
+  await checkpointer.close();
+  assert.deepEqual(state.written, [['b']], 'only the next batch was written from the state; "a" went through the careful path');
+  assert.deepEqual(settled, ['a,boom:ack', 'b:ack']);
+});
