@@ -39,13 +39,30 @@ class CountingState implements KeyedState<string> {
   }
 }
 
-function batchOf(values: string[], settled: string[]): DeliveryBatch {
+function batchOf(values: string[], settled: string[], at?: { partition: number; offset: number; backlog: number }): DeliveryBatch {
+  const partition = at?.partition ?? 0;
   return {
-    deliveries: values.map((v) => ({ id: v, route: 'q', body: Buffer.from(v), headers: {}, receivedAt: 0, origin: { partition: 0, attempts: 1 } })),
-    checkpoints: [],
+    deliveries: values.map((v, i) => ({
+      id: v, route: 't', body: Buffer.from(v), headers: {}, receivedAt: 0,
+      origin: { partition, attempts: 1, ...(at === undefined ? {} : { offset: String(at.offset + i) }) },
+    })),
+    checkpoints: at === undefined ? [] : [{ source: 'kafka', stream: 't', partition, offset: String(at.offset + values.length) }],
+    ...(at === undefined ? {} : { backlog: at.backlog }),
     settle: async (outcome) => {
       settled.push(`${values.join(',')}:${outcome.kind}`);
     },
+  };
+}
+
+const silent = createLogger({ service: 'test', level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
+
+function hostFor(handler: DomainHandler, careful: (b: DeliveryBatch) => Promise<'fenced' | undefined>): CheckpointHost {
+  return {
+    decode: (b) => ({ items: b.deliveries.map((d, index) => ({ handler, decoded: { index, delivery: d, messageId: d.id!, value: d.body.toString() } })), dead: [] }),
+    summarize: (deliveries, decoded) => ({ perDomain: new Map(), receivedAt: new Float64Array(deliveries.length), decoded, dead: [] }),
+    careful,
+    committed: () => undefined,
+    paused: () => undefined,
   };
 }
 
@@ -54,20 +71,14 @@ test('a state whose first batch fails halfway is reset by the recovery: its half
   const handler = { name: 'counting', state, decode: () => ({ messageId: '', value: '' }), apply: async () => ({ outbound: [], stats: {} }) } as unknown as DomainHandler;
   const careful: string[][] = [];
   const settled: string[] = [];
-  const host: CheckpointHost = {
-    decode: (b) => ({ items: b.deliveries.map((d, index) => ({ handler, decoded: { index, delivery: d, messageId: d.id!, value: d.body.toString() } })), dead: [] }),
-    summarize: (deliveries, decoded) => ({ perDomain: new Map(), receivedAt: new Float64Array(deliveries.length), decoded, dead: [] }),
-    careful: async (b) => {
-      careful.push(b.deliveries.map((d) => d.body.toString()));
-      await b.settle({ kind: 'ack', deadLetter: [] });
-    },
-    committed: () => undefined,
-    paused: () => undefined,
-  };
+  const host = hostFor(handler, async (b) => {
+    careful.push(b.deliveries.map((d) => d.body.toString()));
+    await b.settle({ kind: 'ack', deadLetter: [] });
+    return undefined;
+  });
   // A queue: no rewind, so what is recovered is replayed from memory on the careful path.
   const source = { name: 'q', kind: 'memory', partitioned: true } as unknown as Source;
   const statements: string[] = [];
-  const silent = createLogger({ service: 'test', level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
   const checkpointer = new Checkpointer({
     source, pool: fakePool(statements), publisher: null, intervalMs: 1, maxMessages: 1000,
     retry: { initialMs: 1, maxMs: 2 }, log: silent, host,
@@ -80,4 +91,42 @@ test('a state whose first batch fails halfway is reset by the recovery: its half
   await checkpointer.close();
   assert.deepEqual(state.written, [['b']], 'only the next batch was written from the state; "a" went through the careful path');
   assert.deepEqual(settled, ['a,boom:ack', 'b:ack']);
+});
+
+test('a careful-path batch that turns out fenced drops what other partitions hold before the source rewinds (held work would otherwise commit, then be read again)', async () => {
+  const state = new CountingState();
+  let refuse = true;
+  const write = state.write.bind(state);
+  // The first checkpoint finds its raw rows stored already: replayed on the careful path.
+  state.write = async (tx, delta) => {
+    if (refuse) {
+      refuse = false;
+      throw Object.assign(new Error('duplicate key value violates unique constraint'), { code: '23505' });
+    }
+    return write(tx, delta);
+  };
+  const handler = { name: 'counting', state, decode: () => ({ messageId: '', value: '' }), apply: async () => ({ outbound: [], stats: {} }) } as unknown as DomainHandler;
+  const settled: string[] = [];
+  let rewinds = 0;
+  const source = { name: 't', kind: 'kafka', partitioned: true, rewind: async () => void rewinds++ } as unknown as Source;
+  // Partition 0 was claimed by another worker meanwhile: its careful replay is fenced.
+  const host = hostFor(handler, async (b) => {
+    await b.settle({ kind: 'release' });
+    return 'fenced';
+  });
+  const checkpointer = new Checkpointer({
+    source, pool: fakePool([]), publisher: null, intervalMs: 60_000, maxMessages: 1000,
+    retry: { initialMs: 1, maxMs: 2 }, log: silent, host,
+  }, new AbortController().signal);
+
+  await checkpointer.absorb(batchOf(['a0', 'a1'], settled, { partition: 0, offset: 0, backlog: 0 })); // caught up: commits at once, refused
+  for (let i = 0; i < 100 && rewinds === 0; i++) await new Promise((r) => setImmediate(r));
+  assert.equal(rewinds, 1, 'the refused checkpoint rewound the source once');
+  await checkpointer.absorb(batchOf(['q0'], settled, { partition: 1, offset: 0, backlog: 5 })); // held: partition 1 is behind
+  assert.deepEqual(settled, ['a0,a1:release']);
+  await checkpointer.absorb(batchOf(['a0', 'a1'], settled, { partition: 0, offset: 0, backlog: 0 })); // read again: careful, fenced
+  assert.equal(rewinds, 2, 'the fenced replay rewound the source after the recovery');
+  assert.deepEqual(settled, ['a0,a1:release', 'a0,a1:release', 'q0:release'], 'partition 1\'s held batch was dropped, to be read again');
+  await checkpointer.close();
+  assert.deepEqual(state.written, [], 'nothing held was committed');
 });

@@ -30,8 +30,11 @@ interface Taken {
 export interface CheckpointHost {
   decode(batch: DeliveryBatch): { items: Item[]; dead: DeadLetter[] };
   summarize(deliveries: DeliveryBatch['deliveries'], decoded: number, dead: ReadonlyArray<DeadLetter>): BatchSummary;
-  /** The database-backed path for one batch: its own transaction, poison bisected, settled. */
-  careful(batch: DeliveryBatch, signal: AbortSignal): Promise<void>;
+  /**
+   * The database-backed path for one batch: its own transaction, poison bisected, settled.
+   * 'fenced': its partition belongs to another worker now; it was released, not committed.
+   */
+  careful(batch: DeliveryBatch, signal: AbortSignal): Promise<'fenced' | undefined>;
   /** After a checkpoint committed and its batches were settled (metrics). */
   committed(results: ReadonlyArray<{ handler: DomainHandler; stats: ApplyStats }>, taken: ReadonlyArray<Taken>, writeMs: number, wroteOutbox: boolean): void;
   /** A transient failure is being retried (reason), or the retries ended (null). */
@@ -148,9 +151,9 @@ export class Checkpointer {
       // Some of it may be stored already: the careful path reads and writes the state in the
       // database, so what is held is committed and forgotten first.
       await this.#quiesce();
-      return this.#absorbingWhile(() => this.#o.host.careful(batch, this.#signal));
+      return this.#carefully(batch);
     }
-    if (this.#replaying(batch)) return this.#absorbingWhile(() => this.#o.host.careful(batch, this.#signal));
+    if (this.#replaying(batch)) return this.#carefully(batch);
     const refused = await this.#absorbingWhile(() => this.#take(batch));
     if (refused !== undefined) {
       // The state could not take it (the database rejected a read of its keys, or a message
@@ -165,6 +168,16 @@ export class Checkpointer {
       while (this.#recovering !== undefined) await this.#recovering;
       this.#rethrow();
     }
+  }
+
+  /**
+   * One batch on the careful path. Fenced, every partition's uncommitted work is dropped and
+   * the source rewinds (a recovery): rewinding the source alone would re-read partitions whose
+   * work is still held here, and that work would then commit twice (its dead letters too).
+   */
+  async #carefully(batch: DeliveryBatch): Promise<void> {
+    const outcome = await this.#absorbingWhile(() => this.#o.host.careful(batch, this.#signal));
+    if (outcome === 'fenced') return this.#recover();
   }
 
   /**

@@ -115,7 +115,7 @@ export class Pipeline {
       host: {
         decode: (batch) => this.#decode(batch.deliveries, false),
         summarize: (deliveries, decoded, dead) => this.summarize(deliveries, decoded, dead),
-        careful: (batch, s) => this.process(batch, s),
+        careful: (batch, s) => this.#processBatch(batch, s),
         committed: (results, taken, writeMs, wroteOutbox) => {
           o.metrics.dbWrite.observe(labels, writeMs);
           o.metrics.batchSize.observe(labels, taken.reduce((n, t) => n + t.summary.decoded, 0));
@@ -161,10 +161,20 @@ export class Pipeline {
 
   /** Processes and settles one batch (exported for tests and the file source). */
   async process(batch: DeliveryBatch, signal: AbortSignal): Promise<void> {
+    // Nothing else is held on this path: the source restarts from the stored positions at once.
+    if ((await this.#processBatch(batch, signal)) === 'fenced') await this.#o.source.rewind?.();
+  }
+
+  /**
+   * Processes and settles one batch; 'fenced' when its partition belongs to another worker now
+   * (released, not committed). The caller rewinds: with keyed state, only after the work it
+   * still holds for other partitions has been dropped too (see Checkpointer).
+   */
+  async #processBatch(batch: DeliveryBatch, signal: AbortSignal): Promise<'fenced' | undefined> {
     if (batch.reassigned === true) {
       // Nothing is held between batches on this path: the source may claim at once.
       await batch.settle({ kind: 'ack', deadLetter: [] });
-      return;
+      return undefined;
     }
     const { items, dead } = this.#decode(batch.deliveries);
     const turn = this.#takeTurn();
@@ -182,12 +192,12 @@ export class Pipeline {
     }
     if (poisoned === 'aborted' || poisoned === 'fenced') {
       await batch.settle({ kind: 'release' });
-      if (poisoned === 'fenced') await this.#o.source.rewind?.();
-      return;
+      return poisoned === 'fenced' ? 'fenced' : undefined;
     }
     const deadLetter = [...dead, ...poisoned].sort((a, b) => a.index - b.index);
     await batch.settle({ kind: 'ack', deadLetter });
     this.#countSettled(this.summarize(batch.deliveries, items.length, deadLetter));
+    return undefined;
   }
 
   /** When this batch's transactions may start, and the call that lets the next batch's start. */
