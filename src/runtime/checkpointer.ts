@@ -154,15 +154,19 @@ export class Checkpointer {
       return this.#carefully(batch);
     }
     if (this.#replaying(batch)) return this.#carefully(batch);
-    const refused = await this.#absorbingWhile(() => this.#take(batch));
-    if (refused !== undefined) {
+    const refused = await this.#absorbingWhile(async () => {
+      const taken = await this.#take(batch);
       // The state could not take it (the database rejected a read of its keys, or a message
       // made the domain throw): it is recovered with the rest and replayed on the careful path,
-      // whose bisection isolates the message.
-      this.#failed.push(refused);
-      this.#replayNeeded = true;
-      return this.#recover();
-    }
+      // whose bisection isolates the message. Marked failed while still absorbing, so that a
+      // recovery already waiting for this batch finds it (it must not be left unsettled).
+      if (taken !== undefined) {
+        this.#failed.push(taken);
+        this.#replayNeeded = true;
+      }
+      return taken;
+    });
+    if (refused !== undefined) return this.#recover();
     while (this.#pendingMessages >= this.#o.maxMessages && this.#writes.size > 0) {
       await Promise.race(this.#writes);
       while (this.#recovering !== undefined) await this.#recovering;
