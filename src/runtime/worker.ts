@@ -137,10 +137,7 @@ export async function startWorker(config: Config, log: Logger, runtime: WorkerRu
       maxMessageBytes: config.maxMessageBytes,
       retry: config.retry,
       checkpoint: config.checkpoint,
-      // One domain per checkpointed pipeline for now: a Kafka pipeline of grid-telemetry and
-      // smart-grid still published some dead letters twice after poison replays (bad-input
-      // test, 1 run in 5), so pipelines of several domains keep the per-batch path.
-      keyedState: kindHandlers.length === 1 && kindHandlers[0]!.state !== undefined,
+      keyedState: kindHandlers.every((h) => h.state !== undefined),
       onOutbox: () => relay.poke(),
     }));
   }
