@@ -28,6 +28,7 @@
 
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
+import { fixKafkajsRequestQueue } from '../src/sources/kafka/request-queue-fix.ts';
 
 type Library = 'kafkajs' | '@platformatic/kafka';
 
@@ -122,6 +123,7 @@ async function libVersion(name: Library): Promise<string> {
 async function runKafkajs(): Promise<Omit<Result, 'library' | 'libraryVersion' | 'rssMb'>> {
   const mod = await importLib('kafkajs');
   const { Kafka, logLevel, Partitioners } = mod.default ?? mod;
+  fixKafkajsRequestQueue();
   const kafka = new Kafka({ clientId: 'bench-raw-consume', brokers, logLevel: logLevel.WARN });
 
   // Pre-load.

@@ -13,6 +13,7 @@ import amqp from 'amqplib';
 import { Kafka, logLevel } from 'kafkajs';
 import mqtt from 'mqtt';
 import { MQTT_SESSION_OPTIONS, round, sleep } from './common.ts';
+import { fixKafkajsRequestQueue } from '../../src/sources/kafka/request-queue-fix.ts';
 
 const SELF = fileURLToPath(import.meta.url);
 
@@ -110,6 +111,7 @@ class Tally {
 
 /** kafkajs configured as the worker's source (1 MiB per partition, 50 ms max wait, 4 partitions at once), no processing: each batch's offset committed. */
 async function rawKafka(s: Extract<RawSpec, { kind: 'kafka' }>): Promise<Tally> {
+  fixKafkajsRequestQueue();
   const kafka = new Kafka({ clientId: 'ingestd-bench-raw', brokers: s.brokers, logLevel: logLevel.NOTHING });
   const consumer = kafka.consumer({ groupId: s.groupId, sessionTimeout: 30_000, rebalanceTimeout: 60_000, heartbeatInterval: 3_000, maxBytesPerPartition: 1 << 20, maxWaitTimeInMs: 50 });
   const tally = new Tally(s.expected);

@@ -19,6 +19,7 @@ import { AMQP_URL, hex, KAFKA_BROKERS, MQTT_SESSION_OPTIONS, MQTT_URL, NATS_URL,
 import type { RawSpec } from './raw-consume.ts';
 import type { Scratch } from './scratch.ts';
 import { mqttSender, transportSender, type RigSender } from './traffic.ts';
+import { fixKafkajsRequestQueue } from '../../src/sources/kafka/request-queue-fix.ts';
 
 /** One source as the worker consumes it, with unique names. */
 export interface Rig {
@@ -47,6 +48,7 @@ const meterIdSql = 'SELECT message_id AS id, min(xmin::text::bigint)::text AS x 
 /** fn with a connected Kafka admin client. */
 export const withKafkaAdmin = <T>(fn: (admin: Admin) => Promise<T>): Promise<T> =>
   using(async () => {
+    fixKafkajsRequestQueue();
     const admin = new Kafka({ clientId: 'ingestd-bench', brokers: KAFKA_BROKERS, logLevel: logLevel.NOTHING }).admin();
     await admin.connect();
     return admin;

@@ -1,8 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { Kafka, Partitioners, logLevel } from 'kafkajs';
 import { readRanges } from '../../src/sources/kafka/read-range.ts';
+import { fixKafkajsRequestQueue } from '../../src/sources/kafka/request-queue-fix.ts';
 
 export const KAFKA_BROKERS = (process.env.TEST_KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
+
+fixKafkajsRequestQueue();
 
 const kafka = new Kafka({ clientId: 'ingestd-test', brokers: KAFKA_BROKERS, logLevel: logLevel.NOTHING });
 

@@ -12,6 +12,7 @@ import { CompressionTypes, Kafka, logLevel, Partitioners, type Message } from 'k
 import { createLoadGenerator, loadDomain, type GeneratorOptions } from '../../../src/cli/load/generators.ts';
 import { decodeGridReading } from '../../../src/domains/grid-telemetry/decode.ts';
 import { round } from '../common.ts';
+import { fixKafkajsRequestQueue } from '../../../src/sources/kafka/request-queue-fix.ts';
 
 /** The Connect schema of one reading: the columns of grid_raw (grid_raw.sql). */
 const SCHEMA = JSON.stringify({
@@ -71,6 +72,7 @@ export interface Produced extends Readings {
 export async function produceEnvelopes(o: {
   brokers: ReadonlyArray<string>; topic: string; partitions: number; count: number; generator: GeneratorOptions; signal: AbortSignal;
 }): Promise<Produced> {
+  fixKafkajsRequestQueue();
   const kafka = new Kafka({ clientId: 'ingestd-bench-peer', brokers: [...o.brokers], logLevel: logLevel.ERROR });
   const admin = kafka.admin();
   await admin.connect();

@@ -6,6 +6,7 @@
  * requests of up to --batch-size, one at a time per producer. Nothing is unroutable.
  */
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
+import { fixKafkajsRequestQueue } from '../../sources/kafka/request-queue-fix.ts';
 import type { ICustomPartitioner, LogEntry, Message, Producer } from 'kafkajs';
 import { OptionError } from '../options.ts';
 import type { LoadMessage } from './generators.ts';
@@ -197,6 +198,7 @@ export const kafkaTransport: Transport = {
       broker,
       destination: perMessage ? { topics: domain.messageRoutes!.join(', ') } : { topic },
       async open({ concurrency, batchSize, events }: OpenOptions): Promise<Connection> {
+        fixKafkajsRequestQueue();
         const kafka = new Kafka({ clientId: CLIENT_ID, brokers, logLevel: logLevel.WARN, logCreator });
         const producers: Producer[] = [];
         const disconnect = async (): Promise<void> => {
