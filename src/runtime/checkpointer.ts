@@ -6,7 +6,7 @@ import { writeOutbox } from '../sinks/postgres/outbox.ts';
 import { deadLettersFor, writeExtras, type Extras } from './batch-extras.ts';
 import type { IngestError } from './errors.ts';
 import type { Logger } from './logger.ts';
-import { retryWhileTransient, type RetryOptions } from './retry.ts';
+import { retriedAsIs, retryWhileTransient, type RetryOptions } from './retry.ts';
 import { groupByHandler, type BatchSummary, type Item } from './pipeline.ts';
 
 /**
@@ -343,7 +343,7 @@ export class Checkpointer {
     }, {
       ...this.#retrying,
       // A raw row stored already (23505) is not retried as is: the checkpoint is replayed.
-      retryable: (e) => e.errorClass === 'transient' && e.code !== 'INGESTD_ERR_FENCED' && e.context.sqlstate !== '23505',
+      retryable: (e) => retriedAsIs(e) && e.context.sqlstate !== '23505',
     });
     if (result.kind === 'done') {
       this.#o.host.committed(result.value.results, taken, writeMs, result.value.wroteOutbox);

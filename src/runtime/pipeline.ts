@@ -27,9 +27,9 @@ export interface PipelineOptions {
   /** Keyed state between checkpoints, for sources that own keys by partition (config.checkpoint). */
   readonly checkpoint?: { readonly intervalMs: number; readonly maxMessages: number };
   /**
-   * The pipeline's domain holds its state in memory (DomainHandler.state): only then does it
-   * take the checkpointed path; a pipeline of a database-backed domain, or of several domains,
-   * keeps the per-batch path.
+   * Every domain of the pipeline holds its state in memory (DomainHandler.state): only then does
+   * it take the checkpointed path; a pipeline that also carries database-backed domains keeps
+   * the per-batch path for all of them.
    */
   readonly keyedState?: boolean;
   /** Called after every COMMIT that wrote outbox rows. */
@@ -296,7 +296,6 @@ export class Pipeline {
     const result = await retryWhileTransient(() => this.#unitOfWork(part, extras), {
       retry: this.#o.retry, signal,
       paused: (reason, attempt, delayMs) => this.#paused(reason, attempt, delayMs),
-      retryable: (e) => e.errorClass === 'transient' && e.code !== 'INGESTD_ERR_FENCED',
     });
     if (result.kind === 'done') return 'ok';
     if (result.kind === 'aborted') return 'aborted';

@@ -48,12 +48,21 @@ test('a failure retrying cannot fix ends the retries and still clears readiness 
   assert.deepEqual(paused, ['INGESTD_ERR_DB_UNAVAILABLE', null]);
 });
 
-test('what the caller does not retry (fenced) is handed back at once', async () => {
+test('fencing is never retried as is (the transaction would be refused again): handed back at once', async () => {
   const fenced = new IngestError('INGESTD_ERR_FENCED', 'partition claimed by another worker');
   const { work } = failing(fenced);
-  const { o, paused } = options(undefined, { retryable: (e) => e.code !== 'INGESTD_ERR_FENCED' });
+  const { o, paused } = options();
   const result = await retryWhileTransient(work, o);
   assert.deepEqual(result, { kind: 'failed', error: fenced });
+  assert.deepEqual(paused, []);
+});
+
+test('what the caller does not retry (a unique violation) is handed back at once', async () => {
+  const { work, calls } = failing(Object.assign(new Error('duplicate key value'), { code: '23505' }));
+  const { o, paused } = options(undefined, { retryable: (e) => e.context.sqlstate !== '23505' });
+  const result = await retryWhileTransient(work, o);
+  assert.equal(result.kind === 'failed' && result.error.context.sqlstate, '23505');
+  assert.equal(calls(), 1);
   assert.deepEqual(paused, []);
 });
 

@@ -16,11 +16,15 @@ export interface RetryOptions {
   readonly signal: AbortSignal;
   /** Readiness and metrics: a transient failure being retried, then null once the retries are over. */
   readonly paused: (reason: IngestError | null, attempt: number, delayMs: number) => void;
-  /** Which failures are retried as they are (default: transient ones). */
+  /** Which failures are retried as they are (default: transient ones but fencing). */
   readonly retryable?: (error: IngestError) => boolean;
 }
 
-const transient = (error: IngestError): boolean => error.errorClass === 'transient';
+/**
+ * Transient, but not fenced: fencing is transient for the message (another worker will store
+ * it), never for this worker's transaction, which would be refused again.
+ */
+export const retriedAsIs = (error: IngestError): boolean => error.errorClass === 'transient' && error.code !== 'INGESTD_ERR_FENCED';
 
 /**
  * Runs database work until it succeeds or fails for good, with jittered backoff between
@@ -29,7 +33,7 @@ const transient = (error: IngestError): boolean => error.errorClass === 'transie
  * must not stay unready on a retry that is over.
  */
 export async function retryWhileTransient<T>(work: () => Promise<T>, o: RetryOptions): Promise<Retried<T>> {
-  const retryable = o.retryable ?? transient;
+  const retryable = o.retryable ?? retriedAsIs;
   let paused = false;
   for (let attempt = 0; ; attempt++) {
     let outcome: Retried<T>;
