@@ -6,7 +6,7 @@ import { emptyStats, type ApplyResult, type Decoded, type KeyedState, type State
 import type { Transaction } from './decode.ts';
 import { transactionPoint } from './points.ts';
 import { addRegionMinute, addSecond, sortedRegionMinutes, sortedSeconds, type RegionMinuteDelta, type RegionMinutes, type SecondDelta, type Seconds } from './rollup.ts';
-import { blankRow, moves, stepMeter, type MeterRow, type MutableMeterRow, type StatusAlert } from './status.ts';
+import { blankRow, byMeterId, moves, stepMeter, type MeterRow, type MutableMeterRow, type StatusAlert } from './status.ts';
 import {
   addRegionMinutes, addSeconds, copyTransactionText, insertStatusAlerts, readMeterHeads, transactionLine, transactionsOfText, upsertMeters,
 } from './store.ts';
@@ -84,8 +84,6 @@ function remember(m: Meter, id: string, ms: number): void {
   m.recentMs[m.recentNext] = ms;
   m.recentNext = (m.recentNext + 1) % RECENT;
 }
-
-const byMeterId = (a: MeterRow, b: MeterRow): number => (a.meterId < b.meterId ? -1 : a.meterId > b.meterId ? 1 : 0);
 
 /**
  * smart-grid's keyed state (SPEC §1): each meter's head in memory (read once, when first seen),

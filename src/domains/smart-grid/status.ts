@@ -57,6 +57,9 @@ export const blankRow = (): MutableMeterRow => ({
   consumptionKwh: 0, peakLoad: 0, lastSeenMs: 0, lastTransactionId: '',
 });
 
+/** Rows in meter order: concurrent writers lock meter rows in one order. */
+export const byMeterId = (a: MeterRow, b: MeterRow): number => (a.meterId < b.meterId ? -1 : a.meterId > b.meterId ? 1 : 0);
+
 /** Newer by event time, ties by transaction id, so every instance and every batching agrees. */
 const isNewer = (t: Transaction, head: MeterHead): boolean =>
   t.timestampMs > head.lastSeenMs || (t.timestampMs === head.lastSeenMs && t.transactionId > head.lastTransactionId);
@@ -111,5 +114,5 @@ export function planMeters(stored: ReadonlyMap<string, MeterHead>, txs: Readonly
     // The same transition twice (same meter, time and status): once, as its stored id makes the second a no-op in a batch of its own.
     if (alert !== null && !alerts.has(alert.alertId)) alerts.set(alert.alertId, alert);
   }
-  return { rows: [...rows.values()].sort((a, b) => (a.meterId < b.meterId ? -1 : a.meterId > b.meterId ? 1 : 0)), alerts: [...alerts.values()] };
+  return { rows: [...rows.values()].sort(byMeterId), alerts: [...alerts.values()] };
 }
