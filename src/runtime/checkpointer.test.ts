@@ -130,3 +130,31 @@ test('a careful-path batch that turns out fenced drops what other partitions hol
   await checkpointer.close();
   assert.deepEqual(state.written, [], 'nothing held was committed');
 });
+
+test('work held behind a refused checkpoint is replayed once: the lane does not commit it again after the recovery', async () => {
+  const state = new CountingState();
+  const { promise: gate, resolve: open } = Promise.withResolvers<void>();
+  let calls = 0;
+  state.write = async () => {
+    calls++;
+    await gate;
+    throw Object.assign(new Error('duplicate key value violates unique constraint'), { code: '23505' });
+  };
+  const handler = { name: 'counting', state, decode: () => ({ messageId: '', value: '' }), apply: async () => ({ outbound: [], stats: {} }) } as unknown as DomainHandler;
+  const settled: string[] = [];
+  let rewinds = 0;
+  const source = { name: 't', kind: 'kafka', partitioned: true, rewind: async () => void rewinds++ } as unknown as Source;
+  const checkpointer = new Checkpointer({
+    source, pool: fakePool([]), publisher: null, intervalMs: 60_000, maxMessages: 1000,
+    retry: { initialMs: 1, maxMs: 2 }, log: silent, host: hostFor(handler, async () => undefined),
+  }, new AbortController().signal);
+
+  await checkpointer.absorb(batchOf(['a'], settled, { partition: 0, offset: 0, backlog: 0 })); // caught up: its checkpoint starts at once
+  await checkpointer.absorb(batchOf(['b'], settled, { partition: 0, offset: 1, backlog: 0 })); // held while the lane commits
+  open(); // the first checkpoint is refused: both are released and read again
+  for (let i = 0; i < 100 && rewinds === 0; i++) await new Promise((r) => setImmediate(r));
+  for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+  assert.equal(rewinds, 1);
+  assert.deepEqual(settled.sort(), ['a:release', 'b:release'], '"b" was released for the replay and never acknowledged by a second checkpoint');
+  assert.equal(calls, 1, 'no checkpoint was written for the released work');
+});

@@ -408,7 +408,11 @@ export class Checkpointer {
     this.#failed = [];
     for (const lane of this.#lanes.values()) {
       clearTimeout(lane.timer);
-      all.push(...lane.pending);
+      // Emptied, not only forgotten: the lane whose refused checkpoint started this recovery
+      // schedules itself again once the recovery ends, and would commit this work a second
+      // time (its dead letters too, and positions behind the replay's).
+      all.push(...lane.pending.splice(0));
+      lane.messages = 0;
     }
     this.#lanes.clear();
     this.#pendingMessages = 0;

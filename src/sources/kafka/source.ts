@@ -61,6 +61,9 @@ function batchEnds(resolve: (h: HandOver) => void, onSettled?: (outcome: Outcome
  * (worker_checkpoints), fenced by the epoch this worker claims on assignment; the group
  * offset follows for lag tooling.
  */
+/** How long batches fetched for another position are taken for stale (#stale). */
+const SEEK_SETTLE_MS = 30_000;
+
 export class KafkaSource implements Source {
   readonly name: string;
   readonly kind = 'kafka';
@@ -91,6 +94,8 @@ export class KafkaSource implements Source {
   /** What this worker holds now, and the epoch it claimed for each (`topic|partition`). */
   #assigned: Array<{ topic: string; partitions: number[] }> = [];
   readonly #epochs = new Map<string, string>();
+  /** Per partition (topic|partition): the offset the next batch must have been fetched at, and since when (see #stale). */
+  readonly #expected = new Map<string, { offset: string; at: number }>();
   /** Previous owners stopped mid-checkpoint are ended by the claim (see claimPartitions). */
   readonly #stuck: StuckHolders | undefined;
   /** Group offsets to commit after checkpoints (coalesced: one request per tick). */
@@ -194,6 +199,7 @@ export class KafkaSource implements Source {
     if (topicPartitions.length > 0) this.#consumer.pause(topicPartitions);
     this.#assigned = topicPartitions;
     this.#epochs.clear();
+    this.#expected.clear();
     // Chunks of the previous assignment that the pipeline has not taken yet are not its to take.
     for (const q of this.#queue.splice(0)) q.release();
     this.#claiming = true;
@@ -206,7 +212,7 @@ export class KafkaSource implements Source {
             if (generation !== this.#generation) return;
             for (const [p, claim] of claims) {
               this.#epochs.set(`${topic}|${p}`, claim.epoch);
-              if (claim.offset !== undefined) this.#consumer.seek({ topic, partition: p, offset: claim.offset });
+              if (claim.offset !== undefined) this.#seek(topic, p, claim.offset);
             }
           }
           this.#claiming = false;
@@ -253,7 +259,7 @@ export class KafkaSource implements Source {
               continue;
             }
             const offset = stored.get(p)?.offset ?? earliest.get(p);
-            if (offset !== undefined) this.#consumer.seek({ topic, partition: p, offset });
+            if (offset !== undefined) this.#seek(topic, p, offset);
             ours.push(p);
           }
           if (ours.length > 0) resumed.push({ topic, partitions: ours });
@@ -279,8 +285,29 @@ export class KafkaSource implements Source {
     }
   }
 
+  #seek(topic: string, partition: number, offset: string): void {
+    this.#expected.set(`${topic}|${partition}`, { offset, at: Date.now() });
+    this.#consumer.seek({ topic, partition, offset });
+  }
+
+  /**
+   * Whether kafkajs fetched this batch for another position than the partition's current one.
+   * It applies a seek at its next fetch, but batches of earlier fetches still queued are handed
+   * over afterwards, and `isStale()` is false for them by then: after a rewind they would be
+   * processed beside the same messages read again from the seek (twice, dead letters included).
+   * Each fetch asks for the offset after the last one resolved, or for the seeked one, so a
+   * batch fetched elsewhere is stale. Unless that offset was out of range (kafkajs then restarts
+   * from the earliest or latest): a mismatch older than SEEK_SETTLE_MS is taken as that.
+   */
+  #stale(topic: string, partition: number, fetchedOffset: string | undefined): boolean {
+    const expected = this.#expected.get(`${topic}|${partition}`);
+    return expected !== undefined && fetchedOffset !== expected.offset && Date.now() - expected.at < SEEK_SETTLE_MS;
+  }
+
   async #eachBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
     const { topic, partition } = batch;
+    // Left unresolved: the partition goes on from where it is.
+    if (this.#stale(topic, partition, (batch as { fetchedOffset?: string }).fetchedOffset)) return;
     const generation = this.#generation;
     const rewinds = this.#rewinds;
     const size = this.#s.batchSize;
@@ -309,7 +336,13 @@ export class KafkaSource implements Source {
         },
       );
       if (outcome.kind === 'release') return; // left uncommitted: fetched again (shutdown, rewind)
+      // A rewind while the chunk was handed over seeked the partition to its stored checkpoint.
+      // kafkajs applies a seek at its next fetch as a resolved offset: resolving this chunk
+      // after it would move the position past the seek, and the rewound messages (committed or
+      // not) would never be fetched again. The seek alone says where the partition resumes.
+      if (rewinds !== this.#rewinds || generation !== this.#generation) return;
       resolveOffset(last);
+      this.#expected.set(`${topic}|${partition}`, { offset: next, at: Date.now() });
       await heartbeat().catch(() => undefined); // throws when a rebalance started: handled by kafkajs
     }
   }
