@@ -126,8 +126,8 @@ function analytics(config: Config): PureSteps {
       const detected = detectAnomalies(newM, specs, stored, s.rolling);
       for (const [key, { state }] of detected.states) stored.set(key, state);
       const kpis = [...detected.kpis, ...availabilitySamples(newE, s.upStatuses)];
-      return detected.anomalies.length + measurementDeltas(newM.map((r) => r.m), s.windowsS).length +
-        rollupDeltas(newE, s.windowsS).length + kpiDeltas(kpis, s.windowsS).length;
+      return detected.anomalies.length + measurementDeltas(newM.map((r) => r.m), s.windowsS).size +
+        rollupDeltas(newE, s.windowsS).size + kpiDeltas(kpis, s.windowsS).size;
     },
   };
 }

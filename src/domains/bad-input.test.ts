@@ -99,8 +99,8 @@ const PLANS: Record<string, PurePlan> = {
       };
     },
     times: (m: AnalyticsMessage) => m.records.map((r) => r.record.time),
-    windows: (out: { aggs: AggDelta[]; rollups: RollupDelta[] }) =>
-      [...out.aggs, ...out.rollups].flatMap((d) => [d.bucketStart, d.bucketStart + d.windowS * 1000]),
+    windows: (out: { aggs: Map<string, AggDelta>; rollups: Map<string, RollupDelta> }) =>
+      [...out.aggs.values(), ...out.rollups.values()].flatMap((d) => [d.bucketStart, d.bucketStart + d.windowS * 1000]),
   },
   'chat-events': {
     plan: (batch: ReadonlyArray<Decoded<ChatEvent>>) => batch.map((d) => d.value.items),

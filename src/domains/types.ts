@@ -78,6 +78,11 @@ export interface KeyedState<M> {
   write(tx: PoolClient, delta: StateDelta): Promise<ApplyResult>;
   /** Forgets everything held (keys are read again when next seen); pending deltas included. */
   reset(): void;
+  /**
+   * Uncommitted messages held at most, for a state whose messages each hold much (analytics:
+   * about 1.3 KB); the pipeline takes the lower of this and CHECKPOINT_MAX_MESSAGES.
+   */
+  readonly maxHeldMessages?: number;
 }
 
 /** A checkpoint's worth of changes of one KeyedState; opaque to the pipeline. */

@@ -136,7 +136,7 @@ export async function startWorker(config: Config, log: Logger, runtime: WorkerRu
       log: log.child({ domain: name, source: source.kind }),
       maxMessageBytes: config.maxMessageBytes,
       retry: config.retry,
-      checkpoint: config.checkpoint,
+      checkpoint: { ...config.checkpoint, maxMessages: Math.min(config.checkpoint.maxMessages, ...kindHandlers.map((h) => h.state?.maxHeldMessages ?? Infinity)) },
       keyedState: kindHandlers.every((h) => h.state !== undefined),
       onOutbox: () => relay.poke(),
     }));

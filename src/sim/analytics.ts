@@ -47,8 +47,9 @@ export function createAnalyticsGenerator(o: AnalyticsSimOptions): { next(): Anal
       const machine = `mc-${String(m + 1).padStart(2, '0')}`;
       const base = { time: new Date(time).toISOString(), tenant_id: tenant, factory_id: `f${(m % 2) + 1}` };
       const roll = rnd.next();
-      const msg = (topic: AnalyticsMessage['topic'], doc: unknown, kind: AnalyticsMessage['kind']): AnalyticsMessage =>
-        ({ topic, key: `${tenant}/${machine}`, body: Buffer.from(typeof doc === 'string' ? doc : JSON.stringify(doc)), kind });
+      // Keyed by the series' machine (a lab result's is its station), so a series stays on one partition.
+      const msg = (topic: AnalyticsMessage['topic'], doc: unknown, kind: AnalyticsMessage['kind'], owner = machine): AnalyticsMessage =>
+        ({ topic, key: `${tenant}/${owner}`, body: Buffer.from(typeof doc === 'string' ? doc : JSON.stringify(doc)), kind });
       if (rnd.chance(o.invalidRate)) {
         return rnd.chance(0.5)
           ? msg('sensors.device.readings', '{"time": "not closed', 'invalid')
@@ -82,10 +83,11 @@ export function createAnalyticsGenerator(o: AnalyticsSimOptions): { next(): Anal
         return msg('sensors.sweep.readings', { ...base, machine_id: machine, metric: 'temp', unit: 'C', readings }, 'valid');
       }
       const spec = SIM_SPECS[2];
+      const station = `lab-0${(m % 2) + 1}`;
       return msg('lab.results', {
-        ...base, station_id: `lab-0${(m % 2) + 1}`, sample_id: `S-${seq}`, analyte: spec.metric, unit: spec.unit,
+        ...base, station_id: station, sample_id: `S-${seq}`, analyte: spec.metric, unit: spec.unit,
         value: round(rnd.chance(o.anomalyRate) ? spec.usl + 1 : rnd.normal(spec.target, spec.sigma * 0.8)),
-      }, 'valid');
+      }, 'valid', station);
     },
   };
 }

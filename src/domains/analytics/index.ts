@@ -9,6 +9,7 @@ import { seriesKey, type Measurement } from './records.ts';
 import { SUB_DOMAINS } from './registry.ts';
 import { availabilitySamples, kpiDeltas, measurementDeltas, rollupDeltas } from './rollup.ts';
 import type { AnalyticsSettings } from './settings.ts';
+import { AnalyticsState } from './state.ts';
 import { AnalyticsStore, type AnomalyRow, type StoredEvent, type StoredMeasurement } from './store.ts';
 
 export const DOMAIN = 'analytics';
@@ -91,7 +92,7 @@ async function applyAnalyticsBatch(
   await store.addAggregates(tx, aggs);
   await store.addRollups(tx, rollupDeltas(newE, s.windowsS));
   await store.addKpis(tx, kpiDeltas(kpis, s.windowsS));
-  stats.aggregatesWritten = aggs.length;
+  stats.aggregatesWritten = aggs.size;
 
   return { outbound: detected.anomalies.filter((a) => stored.ids.has(a.id)).map((a) => out(a, stored.detectedAt)), stats };
 }
@@ -126,6 +127,7 @@ export const analytics: DomainPlugin = {
     const out = (a: AnomalyRow, detectedAt: string): OutboundMessage => anomalyMessage(a, detectedAt, s, source, config.rabbitmq.workerExchange);
     return {
       name: DOMAIN,
+      state: new AnalyticsState({ pool, store, settings: s, anomalyMessage: out }),
       decode: (delivery) => decoder.decode(delivery.route, delivery.body),
       apply: (tx, messages) => applyAnalyticsBatch(tx, messages, store, s, out),
       prepare: async (messages) => {

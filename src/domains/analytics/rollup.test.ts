@@ -3,9 +3,14 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import type { SeriesState } from '../../processors/anomaly/western-electric.ts';
 import type { AnalyticsEvent, Measurement } from './records.ts';
-import { kpiDeltas, measurementDeltas, rollupDeltas } from './rollup.ts';
+import { kpiDeltas as kpiMap, measurementDeltas as measurementMap, rollupDeltas as rollupMap } from './rollup.ts';
 import { detectAnomalies } from './detect.ts';
 import { specKey } from './store.ts';
+
+// The deltas as a list (they are folded into a map by key).
+const measurementDeltas = (...a: Parameters<typeof measurementMap>) => [...measurementMap(...a).values()];
+const rollupDeltas = (...a: Parameters<typeof rollupMap>) => [...rollupMap(...a).values()];
+const kpiDeltas = (...a: Parameters<typeof kpiMap>) => [...kpiMap(...a).values()];
 
 const m = (time: number, value: number, over: Partial<Measurement> = {}): Measurement => ({
   kind: 'measurement', time, tenantId: 't1', factoryId: 'f1', machineId: 'mc-01', sensorId: 's-001', metric: 'temp', unit: 'C', value, sampleId: null, ...over,

@@ -58,57 +58,82 @@ export interface KpiDelta {
 
 const K = '\u0000';
 
-/** Groups items into deltas by key: `create` makes the empty delta, `add` folds an item in. */
-function fold<T, D>(items: Iterable<T>, windowsS: ReadonlyArray<number>, time: (t: T) => number, key: (t: T) => string, create: (t: T, windowS: number, bucketStart: number) => D, add: (d: D, t: T) => void): D[] {
-  const out = new Map<string, D>();
+/** How items of one kind fold into deltas: `create` makes the empty delta, `add` folds an item in. */
+interface Folder<T, D> {
+  time(item: T): number;
+  key(item: T): string;
+  create(item: T, windowS: number, bucketStart: number): D;
+  add(d: D, item: T): void;
+}
+
+/**
+ * Folds items into `into` (deltas by key) and returns it: the per-batch path folds one batch
+ * into a new map, keyed state folds every batch of a checkpoint into the same one.
+ */
+function fold<T, D>(into: Map<string, D>, items: Iterable<T>, windowsS: ReadonlyArray<number>, f: Folder<T, D>): Map<string, D> {
   for (const item of items) {
     // The item's key and time once, not once per window.
-    const base = key(item);
-    const t = time(item);
+    const base = f.key(item);
+    const t = f.time(item);
     for (const w of windowsS) {
       const bucket = windowStart(t, w * 1000);
       const k = `${base}${K}${w}${K}${bucket}`;
-      let d = out.get(k);
-      if (d === undefined) out.set(k, (d = create(item, w, bucket)));
-      add(d, item);
+      let d = into.get(k);
+      if (d === undefined) into.set(k, (d = f.create(item, w, bucket)));
+      f.add(d, item);
     }
   }
-  return [...out.values()];
+  return into;
 }
 
-export const measurementDeltas = (ms: Iterable<Measurement>, windowsS: ReadonlyArray<number>): AggDelta[] =>
-  fold(ms, windowsS, (m) => m.time, (m) => `${m.tenantId}${K}${m.factoryId}${K}${m.machineId}${K}${m.sensorId}${K}${m.metric}`,
-    (m, windowS, bucketStart) => ({
-      tenantId: m.tenantId, factoryId: m.factoryId, machineId: m.machineId, sensorId: m.sensorId, metric: m.metric, windowS, bucketStart,
-      unit: m.unit, count: 0, sum: 0, sumSq: 0, min: Infinity, max: -Infinity, lastTime: -Infinity, lastVal: 0,
-    }),
-    (d, m) => {
-      d.count++;
-      d.sum += m.value;
-      d.sumSq += m.value * m.value;
-      if (m.value < d.min) d.min = m.value;
-      if (m.value > d.max) d.max = m.value;
-      if (m.time > d.lastTime || (m.time === d.lastTime && m.value > d.lastVal)) {
-        d.lastTime = m.time;
-        d.lastVal = m.value;
-        d.unit = m.unit;
-      }
-    });
+const MEASUREMENTS: Folder<Measurement, AggDelta> = {
+  time: (m) => m.time,
+  key: (m) => `${m.tenantId}${K}${m.factoryId}${K}${m.machineId}${K}${m.sensorId}${K}${m.metric}`,
+  create: (m, windowS, bucketStart) => ({
+    tenantId: m.tenantId, factoryId: m.factoryId, machineId: m.machineId, sensorId: m.sensorId, metric: m.metric, windowS, bucketStart,
+    unit: m.unit, count: 0, sum: 0, sumSq: 0, min: Infinity, max: -Infinity, lastTime: -Infinity, lastVal: 0,
+  }),
+  add: (d, m) => {
+    d.count++;
+    d.sum += m.value;
+    d.sumSq += m.value * m.value;
+    if (m.value < d.min) d.min = m.value;
+    if (m.value > d.max) d.max = m.value;
+    if (m.time > d.lastTime || (m.time === d.lastTime && m.value > d.lastVal)) {
+      d.lastTime = m.time;
+      d.lastVal = m.value;
+      d.unit = m.unit;
+    }
+  },
+};
 
-export const rollupDeltas = (events: Iterable<{ readonly subDomain: string; readonly event: AnalyticsEvent }>, windowsS: ReadonlyArray<number>): RollupDelta[] =>
-  fold(events, windowsS, (e) => e.event.time,
-    ({ subDomain, event: e }) => `${e.tenantId}${K}${e.factoryId}${K}${subDomain}${K}${e.entityType}${K}${e.entityId}${K}${e.eventType}`,
-    ({ subDomain, event: e }, windowS, bucketStart) => ({
-      tenantId: e.tenantId, factoryId: e.factoryId, domain: subDomain, entityType: e.entityType, entityId: e.entityId, eventType: e.eventType,
-      windowS, bucketStart, count: 0, sumVal: 0, valueN: 0,
-    }),
-    (d, { event: e }) => {
-      d.count++;
-      if (e.value !== null) {
-        d.sumVal += e.value;
-        d.valueN++;
-      }
-    });
+type SubDomainEvent = { readonly subDomain: string; readonly event: AnalyticsEvent };
+
+const EVENTS: Folder<SubDomainEvent, RollupDelta> = {
+  time: (e) => e.event.time,
+  key: ({ subDomain, event: e }) => `${e.tenantId}${K}${e.factoryId}${K}${subDomain}${K}${e.entityType}${K}${e.entityId}${K}${e.eventType}`,
+  create: ({ subDomain, event: e }, windowS, bucketStart) => ({
+    tenantId: e.tenantId, factoryId: e.factoryId, domain: subDomain, entityType: e.entityType, entityId: e.entityId, eventType: e.eventType,
+    windowS, bucketStart, count: 0, sumVal: 0, valueN: 0,
+  }),
+  add: (d, { event: e }) => {
+    d.count++;
+    if (e.value !== null) {
+      d.sumVal += e.value;
+      d.valueN++;
+    }
+  },
+};
+
+/**
+ * Deltas by key (tenant, …, window, bucket start; writers sort by it), folded into `into`
+ * when given: keyed state folds every batch of a checkpoint into one map.
+ */
+export const measurementDeltas = (ms: Iterable<Measurement>, windowsS: ReadonlyArray<number>, into = new Map<string, AggDelta>()): Map<string, AggDelta> =>
+  fold(into, ms, windowsS, MEASUREMENTS);
+
+export const rollupDeltas = (events: Iterable<SubDomainEvent>, windowsS: ReadonlyArray<number>, into = new Map<string, RollupDelta>()): Map<string, RollupDelta> =>
+  fold(into, events, windowsS, EVENTS);
 
 /** One observation a KPI counts: `good` adds to the numerator, every one to the denominator. */
 export interface KpiSample {
@@ -121,15 +146,20 @@ export interface KpiSample {
   readonly good: boolean;
 }
 
-export const kpiDeltas = (samples: Iterable<KpiSample>, windowsS: ReadonlyArray<number>): KpiDelta[] =>
-  fold(samples, windowsS, (s) => s.time, (s) => `${s.tenantId}${K}${s.factoryId}${K}${s.machineId}${K}${s.kpi}${K}${s.metric}`,
-    (s, windowS, bucketStart) => ({
-      tenantId: s.tenantId, factoryId: s.factoryId, machineId: s.machineId, kpi: s.kpi, metric: s.metric, windowS, bucketStart, numerator: 0, denominator: 0,
-    }),
-    (d, s) => {
-      d.denominator++;
-      if (s.good) d.numerator++;
-    });
+const KPI_SAMPLES: Folder<KpiSample, KpiDelta> = {
+  time: (s) => s.time,
+  key: (s) => `${s.tenantId}${K}${s.factoryId}${K}${s.machineId}${K}${s.kpi}${K}${s.metric}`,
+  create: (s, windowS, bucketStart) => ({
+    tenantId: s.tenantId, factoryId: s.factoryId, machineId: s.machineId, kpi: s.kpi, metric: s.metric, windowS, bucketStart, numerator: 0, denominator: 0,
+  }),
+  add: (d, s) => {
+    d.denominator++;
+    if (s.good) d.numerator++;
+  },
+};
+
+export const kpiDeltas = (samples: Iterable<KpiSample>, windowsS: ReadonlyArray<number>, into = new Map<string, KpiDelta>()): Map<string, KpiDelta> =>
+  fold(into, samples, windowsS, KPI_SAMPLES);
 
 /** The status of a health event (`health.online` → `online`), or null for other events. */
 export const healthStatus = (e: AnalyticsEvent): string | null => (e.eventType.startsWith('health.') ? e.eventType.slice(7) : null);

@@ -6,6 +6,24 @@ import type { AnalyticsEvent, Measurement } from './records.ts';
 import type { AggDelta, KpiDelta, RollupDelta } from './rollup.ts';
 import { isoTime } from '../../lib/iso-time.ts';
 import { insertDetections, type Detections } from '../../sinks/postgres/detections.ts';
+import { copyText, encodeCopyValue } from '../../sinks/postgres/copy.ts';
+
+/** A pool or a transaction's client: reads of keyed state run on the pool, outside any transaction. */
+type Queryable = { query: PoolClient['query'] };
+
+const MEASUREMENT_COLUMNS = ['id', 'time', 'tenant_id', 'factory_id', 'machine_id', 'sensor_id', 'metric', 'unit', 'value', 'sub_domain', 'sample_id'] as const;
+const EVENT_COLUMNS = ['id', 'time', 'tenant_id', 'factory_id', 'domain', 'entity_type', 'entity_id', 'event_type', 'value', 'payload'] as const;
+
+/** A measurement as a line of COPY text (MEASUREMENT_COLUMNS), encoded when it is absorbed. */
+export const measurementLine = ({ id, subDomain, m }: StoredMeasurement): string =>
+  `${id}\t${isoTime(m.time)}\t${encodeCopyValue(m.tenantId)}\t${encodeCopyValue(m.factoryId)}\t${encodeCopyValue(m.machineId)}\t${encodeCopyValue(m.sensorId)}\t${encodeCopyValue(m.metric)}\t${encodeCopyValue(m.unit)}\t${encodeCopyValue(m.value)}\t${encodeCopyValue(subDomain)}\t${encodeCopyValue(m.sampleId)}\n`;
+
+/** An event as a line of COPY text (EVENT_COLUMNS). */
+export const eventLine = ({ id, subDomain, event: e }: StoredEvent): string =>
+  `${id}\t${isoTime(e.time)}\t${encodeCopyValue(e.tenantId)}\t${encodeCopyValue(e.factoryId)}\t${encodeCopyValue(subDomain)}\t${encodeCopyValue(e.entityType)}\t${encodeCopyValue(e.entityId)}\t${encodeCopyValue(e.eventType)}\t${encodeCopyValue(e.value)}\t${encodeCopyValue(e.payload)}\n`;
+
+const seriesParams = (cols: ReadonlyArray<Measurement>): string[][] =>
+  [cols.map((m) => m.tenantId), cols.map((m) => m.factoryId), cols.map((m) => m.machineId), cols.map((m) => m.sensorId), cols.map((m) => m.metric)];
 
 const K = '\u0000';
 
@@ -31,6 +49,8 @@ export interface AnomalyRow {
   readonly spec: SpecLimits | null;
   readonly points: ReadonlyArray<{ t: number; v: number }>;
 }
+
+const SERIES_ROWS = 'unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::jsonb[], $7::text[]) AS k(t, f, m, se, me, r, b)';
 
 export const specKey = (tenantId: string, metric: string): string => `${tenantId}${K}${metric}`;
 
@@ -74,7 +94,7 @@ export class AnalyticsStore {
   }
 
   /** Specifications of these (tenant, metric) pairs, by `specKey`. */
-  async loadSpecs(tx: PoolClient, pairs: ReadonlyArray<readonly [string, string]>): Promise<Map<string, SpecLimits>> {
+  async loadSpecs(tx: Queryable, pairs: ReadonlyArray<readonly [string, string]>): Promise<Map<string, SpecLimits>> {
     if (pairs.length === 0) return new Map();
     const { rows } = await tx.query<{ tenant_id: string; metric: string; lsl: number | null; usl: number | null; target: number | null; sigma: number | null }>(
       `SELECT s.tenant_id, s.metric, s.lsl, s.usl, s.target, s.sigma
@@ -88,18 +108,27 @@ export class AnalyticsStore {
   async lockSeries(tx: PoolClient, series: ReadonlyMap<string, Measurement>): Promise<Map<string, SeriesState>> {
     if (series.size === 0) return new Map();
     const keys = [...series.keys()].sort();
-    const cols = keys.map((k) => series.get(k)!);
-    const params = [cols.map((m) => m.tenantId), cols.map((m) => m.factoryId), cols.map((m) => m.machineId), cols.map((m) => m.sensorId), cols.map((m) => m.metric)];
+    const params = seriesParams(keys.map((k) => series.get(k)!));
     await tx.query(
       `INSERT INTO ${this.#t('analytics_series_state')} (tenant_id, factory_id, machine_id, sensor_id, metric)
        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) ON CONFLICT DO NOTHING`,
       params,
     );
-    const { rows } = await tx.query<{ tenant_id: string; factory_id: string; machine_id: string; sensor_id: string; metric: string; recent: ClassifiedPoint[]; baseline: number[] }>(
+    return this.#selectSeries(tx, params, 'FOR UPDATE OF s');
+  }
+
+  /** Stored state of these series, unlocked (keyed state reads the series its partition owns); absent: never stored. */
+  async readSeries(db: Queryable, series: ReadonlyArray<Measurement>): Promise<Map<string, SeriesState>> {
+    if (series.length === 0) return new Map();
+    return this.#selectSeries(db, seriesParams(series), '');
+  }
+
+  async #selectSeries(db: Queryable, params: string[][], lock: string): Promise<Map<string, SeriesState>> {
+    const { rows } = await db.query<{ tenant_id: string; factory_id: string; machine_id: string; sensor_id: string; metric: string; recent: ClassifiedPoint[]; baseline: number[] }>(
       `SELECT s.tenant_id, s.factory_id, s.machine_id, s.sensor_id, s.metric, s.recent, s.baseline
          FROM ${this.#t('analytics_series_state')} s JOIN unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) AS k(t, f, m, se, me)
            ON s.tenant_id = k.t AND s.factory_id = k.f AND s.machine_id = k.m AND s.sensor_id = k.se AND s.metric = k.me
-        ORDER BY s.tenant_id, s.factory_id, s.machine_id, s.sensor_id, s.metric FOR UPDATE OF s`,
+        ORDER BY s.tenant_id, s.factory_id, s.machine_id, s.sensor_id, s.metric ${lock}`,
       params,
     );
     return new Map(rows.map((r) => [
@@ -108,20 +137,36 @@ export class AnalyticsStore {
     ]));
   }
 
+  /** Writes the state of series locked by lockSeries. */
   async saveSeries(tx: PoolClient, states: ReadonlyMap<string, { m: Measurement; state: SeriesState }>): Promise<void> {
+    await this.#writeSeries(tx, states, `UPDATE ${this.#t('analytics_series_state')} s SET recent = k.r, baseline = k.b::float8[], updated_at = now()
+         FROM ${SERIES_ROWS}
+        WHERE s.tenant_id = k.t AND s.factory_id = k.f AND s.machine_id = k.m AND s.sensor_id = k.se AND s.metric = k.me`);
+  }
+
+  /** Writes the state of series held in memory (keyed state): creates those never stored. */
+  async upsertSeries(tx: PoolClient, states: ReadonlyMap<string, { m: Measurement; state: SeriesState }>): Promise<void> {
+    await this.#writeSeries(tx, states, `INSERT INTO ${this.#t('analytics_series_state')} AS s (tenant_id, factory_id, machine_id, sensor_id, metric, recent, baseline)
+       SELECT k.t, k.f, k.m, k.se, k.me, k.r, k.b::float8[] FROM ${SERIES_ROWS}
+       ON CONFLICT (tenant_id, factory_id, machine_id, sensor_id, metric) DO UPDATE SET recent = excluded.recent, baseline = excluded.baseline, updated_at = now()`);
+  }
+
+  async #writeSeries(tx: PoolClient, states: ReadonlyMap<string, { m: Measurement; state: SeriesState }>, sql: string): Promise<void> {
     if (states.size === 0) return;
+    // In key order: writers of overlapping series never deadlock.
     const rows = [...states.keys()].sort().map((k) => states.get(k)!);
-    await tx.query(
-      `UPDATE ${this.#t('analytics_series_state')} s SET recent = k.r, baseline = k.b::float8[], updated_at = now()
-         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::jsonb[], $7::text[]) AS k(t, f, m, se, me, r, b)
-        WHERE s.tenant_id = k.t AND s.factory_id = k.f AND s.machine_id = k.m AND s.sensor_id = k.se AND s.metric = k.me`,
-      [
-        rows.map((r) => r.m.tenantId), rows.map((r) => r.m.factoryId), rows.map((r) => r.m.machineId), rows.map((r) => r.m.sensorId), rows.map((r) => r.m.metric),
-        rows.map((r) => JSON.stringify(r.state.recent)),
-        // A float8[] per row does not fit a 2-D array parameter (rows differ in length): text literals.
-        rows.map((r) => `{${r.state.baseline.join(',')}}`),
-      ],
-    );
+    await tx.query(sql, [
+      ...seriesParams(rows.map((r) => r.m)),
+      rows.map((r) => JSON.stringify(r.state.recent)),
+      // A float8[] per row does not fit a 2-D array parameter (rows differ in length): text literals.
+      rows.map((r) => `{${r.state.baseline.join(',')}}`),
+    ]);
+  }
+
+  /** Raw measurements and events by COPY, as text encoded when they were absorbed (known to be new). */
+  async copyRecords(tx: PoolClient, measurements: ReadonlyArray<string>, events: ReadonlyArray<string>): Promise<void> {
+    if (measurements.length > 0) await copyText(tx, this.#t('analytics_measurement'), MEASUREMENT_COLUMNS, measurements);
+    if (events.length > 0) await copyText(tx, this.#t('analytics_event'), EVENT_COLUMNS, events);
   }
 
   /** Stores anomalies; returns the ids that were new, with the detection time. */
@@ -142,10 +187,10 @@ export class AnalyticsStore {
     );
   }
 
-  /** Adds measurement deltas to analytics_agg, in key order so instances never deadlock. */
-  async addAggregates(tx: PoolClient, deltas: ReadonlyArray<AggDelta>): Promise<void> {
-    if (deltas.length === 0) return;
-    const d = sortBy(deltas, (x) => `${x.tenantId}${K}${x.factoryId}${K}${x.machineId}${K}${x.sensorId}${K}${x.metric}${K}${x.windowS}${K}${x.bucketStart}`);
+  /** Adds measurement deltas (by key, as rollup.ts folds them) to analytics_agg, in key order so instances never deadlock. */
+  async addAggregates(tx: PoolClient, deltas: ReadonlyMap<string, AggDelta>): Promise<void> {
+    if (deltas.size === 0) return;
+    const d = inKeyOrder(deltas);
     await tx.query(
       `INSERT INTO ${this.#t('analytics_agg')} AS a
          (bucket_start, window_s, tenant_id, factory_id, machine_id, sensor_id, metric, unit, count_n, sum_val, sum_sq, avg_val, min_val, max_val, last_val, last_time)
@@ -172,9 +217,9 @@ export class AnalyticsStore {
     );
   }
 
-  async addRollups(tx: PoolClient, deltas: ReadonlyArray<RollupDelta>): Promise<void> {
-    if (deltas.length === 0) return;
-    const d = sortBy(deltas, (x) => `${x.tenantId}${K}${x.factoryId}${K}${x.domain}${K}${x.entityType}${K}${x.entityId}${K}${x.eventType}${K}${x.windowS}${K}${x.bucketStart}`);
+  async addRollups(tx: PoolClient, deltas: ReadonlyMap<string, RollupDelta>): Promise<void> {
+    if (deltas.size === 0) return;
+    const d = inKeyOrder(deltas);
     await tx.query(
       `INSERT INTO ${this.#t('analytics_event_rollup')} AS a
          (bucket_start, window_s, tenant_id, factory_id, domain, entity_type, entity_id, event_type, count_n, sum_val, value_n)
@@ -191,9 +236,9 @@ export class AnalyticsStore {
     );
   }
 
-  async addKpis(tx: PoolClient, deltas: ReadonlyArray<KpiDelta>): Promise<void> {
-    if (deltas.length === 0) return;
-    const d = sortBy(deltas, (x) => `${x.tenantId}${K}${x.factoryId}${K}${x.machineId}${K}${x.kpi}${K}${x.metric}${K}${x.windowS}${K}${x.bucketStart}`);
+  async addKpis(tx: PoolClient, deltas: ReadonlyMap<string, KpiDelta>): Promise<void> {
+    if (deltas.size === 0) return;
+    const d = inKeyOrder(deltas);
     await tx.query(
       `INSERT INTO ${this.#t('analytics_kpi')} AS a (bucket_start, window_s, tenant_id, factory_id, machine_id, kpi, metric, numerator, denominator, value)
        SELECT b, w, t, f, m, k, me, n, dn, n::float8 / dn
@@ -212,6 +257,7 @@ export class AnalyticsStore {
   }
 }
 
-function sortBy<T>(items: ReadonlyArray<T>, key: (t: T) => string): T[] {
-  return items.map((item) => ({ k: key(item), item })).sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : 0)).map((x) => x.item);
+/** The deltas ordered by their keys (the keys they were folded by, no new ones built). */
+function inKeyOrder<D>(deltas: ReadonlyMap<string, D>): D[] {
+  return [...deltas].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map((e) => e[1]);
 }
