@@ -121,7 +121,8 @@ export class GridState implements KeyedState<GridReading> {
         const size = WINDOWS[i]!.sizeMs;
         const start = Math.floor(r.timestampMs / size) * size + 0;
         const sums = windows[i]!;
-        let agg = sums.find((w) => w.windowStart === start);
+        let agg: AggregateBuilder | undefined;
+        for (let j = 0; j < sums.length && agg === undefined; j++) if (sums[j]!.windowStart === start) agg = sums[j];
         if (agg === undefined) sums.push((agg = emptyAggregate(r.meterId, r.region, { start, end: start + size })));
         agg.region = r.region;
         accumulate(agg, r.powerKw, energy);
