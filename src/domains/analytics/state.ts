@@ -3,6 +3,7 @@ import type { PoolClient } from 'pg';
 import type { SpecLimits } from '../../processors/anomaly/spec-limits.ts';
 import type { SeriesState } from '../../processors/anomaly/western-electric.ts';
 import type { OutboundMessage } from '../../sources/types.ts';
+import { PerShard } from '../per-shard.ts';
 import { emptyStats, type ApplyResult, type Decoded, type KeyedState, type StateDelta } from '../types.ts';
 import type { AnalyticsMessage } from './decode.ts';
 import { detectAnomalies } from './detect.ts';
@@ -83,7 +84,7 @@ export class AnalyticsState implements KeyedState<AnalyticsMessage> {
   /** Specifications by specKey (null: none), read at most SPEC_MAX_AGE_MS ago. */
   #specs = new Map<string, SpecLimits | null>();
   #specsReadAt = 0;
-  readonly #buildings = new Map<string, Building>();
+  readonly #buildings = new PerShard(building);
   /**
    * A message held here costs about 1.3 KB (a row per window it feeds, rarely shared: each
    * series gets a point every few seconds), ten times a grid reading: 20,000 keep it near
@@ -100,8 +101,7 @@ export class AnalyticsState implements KeyedState<AnalyticsMessage> {
 
   async absorb(messages: ReadonlyArray<Decoded<AnalyticsMessage>>, shard: string): Promise<void> {
     await this.#readUnknown(messages);
-    let b = this.#buildings.get(shard);
-    if (b === undefined) this.#buildings.set(shard, (b = building()));
+    const b = this.#buildings.of(shard);
     b.messages += messages.length;
     const newM: StoredMeasurement[] = [];
     const newE: StoredEvent[] = [];
@@ -173,8 +173,7 @@ export class AnalyticsState implements KeyedState<AnalyticsMessage> {
   }
 
   take(shard: string): AnalyticsDelta {
-    const b = this.#buildings.get(shard) ?? building();
-    this.#buildings.delete(shard);
+    const b = this.#buildings.take(shard);
     const series = new Map<string, { m: Measurement; state: SeriesState }>();
     // A state is never changed in place (stepSeries returns a new one): the reference is the snapshot.
     for (const key of b.series) {

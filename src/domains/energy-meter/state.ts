@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { PoolClient } from 'pg';
 import type { OutboundMessage } from '../../sources/types.ts';
+import { PerShard } from '../per-shard.ts';
 import { emptyStats, type ApplyResult, type ApplyStats, type Decoded, type KeyedState, type StateDelta } from '../types.ts';
 import type { MeterMessage } from './decode.ts';
 import { seriesKey } from './detect.ts';
@@ -47,7 +48,7 @@ export class EnergyMeterState implements KeyedState<MeterMessage> {
   readonly #histories = new Map<string, number[]>();
   /** Per client: the first reading ids of its latest messages (a ring). */
   readonly #recent = new Map<string, string[]>();
-  readonly #buildings = new Map<string, Building>();
+  readonly #buildings = new PerShard(building);
 
   constructor(o: { pool: pg.Pool; settings: EnergyMeterSettings }) {
     this.#pool = o.pool;
@@ -62,8 +63,7 @@ export class EnergyMeterState implements KeyedState<MeterMessage> {
       const found = new Map(stored.map((h) => [seriesKey(h.clientId, h.metric), h.recent]));
       for (const [key] of unknown) if (!this.#histories.has(key)) this.#histories.set(key, found.get(key) ?? []);
     }
-    let b = this.#buildings.get(shard);
-    if (b === undefined) this.#buildings.set(shard, (b = building()));
+    const b = this.#buildings.of(shard);
     b.messages += messages.length;
     for (const c of clientSightings(messages)) {
       const had = b.clients.get(c.id);
@@ -91,8 +91,7 @@ export class EnergyMeterState implements KeyedState<MeterMessage> {
   }
 
   take(shard: string): MeterDelta {
-    const b = this.#buildings.get(shard) ?? building();
-    this.#buildings.delete(shard);
+    const b = this.#buildings.take(shard);
     return {
       messages: b.messages,
       copy: b.copy,

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { PoolClient } from 'pg';
 import { accumulate, emptyAggregate, type AggregateBuilder } from '../../processors/windows/tumbling.ts';
+import { PerShard } from '../per-shard.ts';
 import { emptyStats, type ApplyResult, type Decoded, type KeyedState, type StateDelta } from '../types.ts';
 import type { GridReading } from './decode.ts';
 import { detect } from './detect.ts';
@@ -80,7 +81,7 @@ export class GridState implements KeyedState<GridReading> {
   readonly #alertMessage: AlertMessage;
   readonly #meters = new Map<string, Meter>();
   /** Per shard (partition): each commits on its own, so checkpoints of partitions overlap. */
-  readonly #buildings = new Map<string, Building>();
+  readonly #buildings = new PerShard(building);
 
   constructor(o: { pool: pg.Pool; settings: GridTelemetrySettings; domain: string; alertMessage: AlertMessage }) {
     this.#pool = o.pool;
@@ -96,8 +97,7 @@ export class GridState implements KeyedState<GridReading> {
       const stored = await readBaselines(this.#pool, [...unknown]);
       for (const id of unknown) if (!this.#meters.has(id)) this.#meters.set(id, newMeter(id, stored.get(id) ?? null));
     }
-    let b = this.#buildings.get(shard);
-    if (b === undefined) this.#buildings.set(shard, (b = building()));
+    const b = this.#buildings.of(shard);
     let maxEventTime = b.maxEventTime;
     const lines: string[] = [];
     // Per reading: no string keys and no per-window objects beyond a window's first reading;
@@ -139,8 +139,7 @@ export class GridState implements KeyedState<GridReading> {
   }
 
   take(shard: string): GridDelta {
-    const b = this.#buildings.get(shard) ?? building();
-    this.#buildings.delete(shard);
+    const b = this.#buildings.take(shard);
     const meters: MeterCheckpoint[] = [];
     const windows: AggregateBuilder[][] = WINDOWS.map(() => []);
     for (const [m, sums] of b.windows) {

@@ -2,6 +2,7 @@ import type pg from 'pg';
 import type { PoolClient } from 'pg';
 import type { InfluxClient } from '../../sinks/influxdb/client.ts';
 import type { OutboundMessage } from '../../sources/types.ts';
+import { PerShard } from '../per-shard.ts';
 import { emptyStats, type ApplyResult, type Decoded, type KeyedState, type StateDelta } from '../types.ts';
 import type { Transaction } from './decode.ts';
 import { transactionPoint } from './points.ts';
@@ -100,7 +101,7 @@ export class SmartGridState implements KeyedState<Transaction> {
   readonly #alertMessage: AlertMessage;
   readonly #meters = new Map<string, Meter>();
   /** Per shard (partition): each commits on its own, so checkpoints of partitions overlap. */
-  readonly #buildings = new Map<string, Building>();
+  readonly #buildings = new PerShard(building);
 
   constructor(o: { pool: pg.Pool; influx?: InfluxClient | undefined; alertMessage: AlertMessage }) {
     this.#pool = o.pool;
@@ -116,8 +117,7 @@ export class SmartGridState implements KeyedState<Transaction> {
       const heads = await readMeterHeads(this.#pool, [...unknown]);
       for (const id of unknown) if (!this.#meters.has(id)) this.#meters.set(id, newMeter(id, heads.get(id)));
     }
-    let b = this.#buildings.get(shard);
-    if (b === undefined) this.#buildings.set(shard, (b = building()));
+    const b = this.#buildings.of(shard);
     b.messages += messages.length;
     const lines: string[] = [];
     for (const { value: t } of messages) {
@@ -147,8 +147,7 @@ export class SmartGridState implements KeyedState<Transaction> {
   }
 
   take(shard: string): SmartGridDelta {
-    const b = this.#buildings.get(shard) ?? building();
-    this.#buildings.delete(shard);
+    const b = this.#buildings.take(shard);
     return {
       messages: b.messages,
       copy: b.copy,
