@@ -7,6 +7,7 @@ import type { AggDelta, KpiDelta, RollupDelta } from './rollup.ts';
 import { isoTime } from '../../lib/iso-time.ts';
 import { insertDetections, type Detections } from '../../sinks/postgres/detections.ts';
 import { copyText, encodeCopyValue } from '../../sinks/postgres/copy.ts';
+import { compareText } from '../../lib/order.ts';
 
 /** A pool or a transaction's client: reads of keyed state run on the pool, outside any transaction. */
 type Queryable = { query: PoolClient['query'] };
@@ -259,5 +260,5 @@ export class AnalyticsStore {
 
 /** The deltas ordered by their keys (the keys they were folded by, no new ones built). */
 function inKeyOrder<D>(deltas: ReadonlyMap<string, D>): D[] {
-  return [...deltas].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map((e) => e[1]);
+  return [...deltas].sort((a, b) => compareText(a[0], b[0])).map((e) => e[1]);
 }

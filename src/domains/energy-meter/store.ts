@@ -3,6 +3,7 @@ import { isoTime } from '../../lib/iso-time.ts';
 import { copyLine, copyText } from '../../sinks/postgres/copy.ts';
 import { quoteIdent } from '../../sinks/postgres/sql-text.ts';
 import type { DetectedReading } from './detect.ts';
+import { compareText } from '../../lib/order.ts';
 
 /** Which messages of the batch are already stored (a redelivery): probed by their first reading. */
 export async function storedMessages(tx: PoolClient, probes: ReadonlyArray<{ id: string; timestamp: number }>): Promise<Set<string>> {
@@ -27,7 +28,7 @@ export interface ClientSighting {
 /** Creates unseen clients and moves last_seen_at forward (never back). Sorted by id: no deadlocks. */
 export async function upsertClients(tx: PoolClient, clients: ReadonlyArray<ClientSighting>): Promise<void> {
   if (clients.length === 0) return;
-  const sorted = [...clients].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const sorted = [...clients].sort((a, b) => compareText(a.id, b.id));
   await tx.query(
     `INSERT INTO meter_clients AS c (id, client_fingerprint, first_seen_at, last_seen_at)
      SELECT * FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::timestamptz[])

@@ -5,6 +5,7 @@ import { isoTime } from '../../lib/iso-time.ts';
 import { insertDetections, type Detections } from '../../sinks/postgres/detections.ts';
 import { copyText, encodeCopyValue } from '../../sinks/postgres/copy.ts';
 import { quoteIdent } from '../../sinks/postgres/sql-text.ts';
+import { compareText } from '../../lib/order.ts';
 
 export type ReadingRow = GridReading;
 
@@ -268,7 +269,7 @@ export async function writeCheckpointState(
   tx: PoolClient,
   s: { windows1m: ReadonlyArray<AggregateDelta>; windows15m: ReadonlyArray<AggregateDelta>; meters: ReadonlyArray<MeterCheckpoint>; domain: string; watermarks: ReadonlyMap<string, number> },
 ): Promise<void> {
-  const meters = [...s.meters].sort((a, b) => (a.meterId < b.meterId ? -1 : a.meterId > b.meterId ? 1 : 0));
+  const meters = [...s.meters].sort((a, b) => compareText(a.meterId, b.meterId));
   const shards = [...s.watermarks.keys()].sort();
   await tx.query(CHECKPOINT_STATE, [
     ...aggregateParams(s.windows1m), ...aggregateParams(s.windows15m),

@@ -7,6 +7,7 @@
 import { uuidV5 } from '../../lib/ids.ts';
 import type { Transaction } from './decode.ts';
 import type { MeterStatus } from './schema.ts';
+import { compareText } from '../../lib/order.ts';
 
 /** What deciding on a transaction needs of a meter's stored row. */
 export interface MeterHead {
@@ -58,7 +59,7 @@ export const blankRow = (): MutableMeterRow => ({
 });
 
 /** Rows in meter order: concurrent writers lock meter rows in one order. */
-export const byMeterId = (a: MeterRow, b: MeterRow): number => (a.meterId < b.meterId ? -1 : a.meterId > b.meterId ? 1 : 0);
+export const byMeterId = (a: MeterRow, b: MeterRow): number => compareText(a.meterId, b.meterId);
 
 /** Newer by event time, ties by transaction id, so every instance and every batching agrees. */
 const isNewer = (t: Transaction, head: MeterHead): boolean =>
