@@ -21,7 +21,8 @@ export interface DetectResult {
 
 export function detectAnomalies(
   measurements: ReadonlyArray<{ id: string; m: Measurement }>,
-  specs: ReadonlyMap<string, SpecLimits>,
+  /** By specKey; absent or null: the tenant has no specification for the metric. */
+  specs: ReadonlyMap<string, SpecLimits | null>,
   stored: ReadonlyMap<string, SeriesState>,
   rolling: RollingSettings,
 ): DetectResult {

@@ -128,9 +128,7 @@ export class AnalyticsState implements KeyedState<AnalyticsMessage> {
       const key = seriesKey(m);
       if (!held.has(key)) held.set(key, this.#series.get(key)!.state);
     }
-    const specs = new Map<string, SpecLimits>();
-    for (const [key, spec] of this.#specs) if (spec !== null) specs.set(key, spec);
-    const detected = detectAnomalies(newM, specs, held, this.#s.rolling);
+    const detected = detectAnomalies(newM, this.#specs, held, this.#s.rolling);
     for (const [key, { m, state }] of detected.states) {
       const series = this.#series.get(key)!;
       series.m = m;
