@@ -5,8 +5,8 @@
 // Two malloc arenas instead of one per thread keep native memory from fragmenting; fetch
 // responses (at most 2 MiB) and COPY data are reused from the heap rather than mapped fresh
 // (docs/operations.md#memory: 40 % fewer page faults in a drain), buffers of 4 MiB and more
-// are mapped and returned. Together: a worker flat near 160-235 MB where Node's defaults grow past 500 MB
-// in ten minutes.
+// are mapped and returned. Together: a worker flat near 160-235 MB where Node's defaults
+// grow past 500 MB in ten minutes.
 // The CLI is TypeScript run by Node's built-in type stripping, which needs Node 24.
 const [major] = process.versions.node.split('.').map(Number);
 if (major < 24) {

@@ -85,10 +85,10 @@ export class Pipeline {
   }
 
   async run(signal: AbortSignal): Promise<void> {
-    const checkpointed = this.#o.checkpoint !== undefined && this.#o.keyedState === true && Checkpointer.suits(this.#o.source);
+    const checkpoint = this.#o.keyedState === true && Checkpointer.suits(this.#o.source) ? this.#o.checkpoint : undefined;
     // Which guarantee path a pipeline took (docs/architecture.md) is otherwise invisible to an operator.
-    this.#o.log.info({ pipeline: this.#o.name, source: this.#o.source.kind, state: checkpointed ? 'keyed, checkpointed' : 'database, per batch' }, 'pipeline running');
-    if (checkpointed) return this.#runCheckpointed(signal, this.#o.checkpoint!);
+    this.#o.log.info({ pipeline: this.#o.name, source: this.#o.source.kind, state: checkpoint !== undefined ? 'keyed, checkpointed' : 'database, per batch' }, 'pipeline running');
+    if (checkpoint !== undefined) return this.#runCheckpointed(signal, checkpoint);
     const limit = Math.max(1, this.#o.source.concurrency ?? 1);
     const inFlight = new Set<Promise<void>>();
     try {

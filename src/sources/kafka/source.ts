@@ -52,6 +52,9 @@ function batchEnds(resolve: (h: HandOver) => void, onSettled?: (outcome: Outcome
   };
 }
 
+/** How long batches fetched for another position are taken for stale (#stale). */
+const SEEK_SETTLE_MS = 30_000;
+
 /**
  * A consumer group member. kafkajs runs one eachBatch per partition at a time (up to
  * `concurrency` partitions at once); each hands its messages over in chunks of
@@ -61,9 +64,6 @@ function batchEnds(resolve: (h: HandOver) => void, onSettled?: (outcome: Outcome
  * (worker_checkpoints), fenced by the epoch this worker claims on assignment; the group
  * offset follows for lag tooling.
  */
-/** How long batches fetched for another position are taken for stale (#stale). */
-const SEEK_SETTLE_MS = 30_000;
-
 export class KafkaSource implements Source {
   readonly name: string;
   readonly kind = 'kafka';
