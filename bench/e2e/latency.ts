@@ -11,11 +11,14 @@
  *
  *   latency/<source>/p50|p95|p99   ms, of every message published in the measured window
  *
+ * BENCH_LATENCY_DUMP=FILE writes every measured message's publish time and latency (JSON).
+ *
  * The "limit" column holds the 50 ms target (a goal, not a measurement): ratio > 1 misses it.
  * Same sources and worker settings as e2e-drain (Kafka: 8 partitions; RabbitMQ: energy-meter,
  * prefetch 1000; NATS and MQTT: grid-telemetry rebound). grid-telemetry runs 5000 meters at
  * one reading per second of event time each, so event time follows the wall clock.
  */
+import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { result, type BenchContext, type BenchResult, type Benchmark } from '../lib.ts';
 import { CommitClock, commitTimesById, waitForRows } from './commit-clock.ts';
@@ -107,6 +110,15 @@ async function latencyOnce(ctx: BenchContext, source: SourceName): Promise<Laten
         lat.push(c - stamps[i - warm]!);
         fifths[Math.min(4, Math.floor(((i - warm) * 5) / (total - warm)))]!.push(c - stamps[i - warm]!);
       }
+    }
+    // Every measured message's publish stamp and latency, to see how latency moves over the window.
+    const dump = process.env['BENCH_LATENCY_DUMP'];
+    if (dump !== undefined) {
+      const latencyMs = t.messages.slice(warm).map((m, i) => {
+        const c = times.get(m.id);
+        return c === undefined ? null : c - stamps[i]!;
+      });
+      writeFileSync(dump, JSON.stringify({ stamps: Array.from(stamps), latencyMs }));
     }
     if (lat.length === 0) throw new Error(`${source}: no measured message was stored`);
     const sorted = Float64Array.from(lat).sort();

@@ -43,7 +43,14 @@ export interface KafkaSettings {
   /** Partitions processed at once (KAFKA_CONSUMER_COUNT). */
   readonly concurrency: number;
   readonly batchSize: number;
+  /** KAFKA_BATCH_TIMEOUT: how long the broker may hold a fetch to gather KAFKA_FETCH_MIN_BYTES. */
   readonly batchTimeoutMs: number;
+  /**
+   * KAFKA_FETCH_MIN_BYTES: what a fetch waits for (up to KAFKA_BATCH_TIMEOUT). At a few thousand
+   * messages a second, fetching whatever is there (1 byte) means a fetch, a batch and a
+   * checkpoint round every millisecond or two, each costing more than its messages.
+   */
+  readonly fetchMinBytes: number;
   /** Cap of one fetch response (KAFKA_FETCH_MAX_BYTES) and of each partition in it: what the client holds decoded at once. */
   readonly fetchMaxBytes: number;
   readonly partitionFetchMaxBytes: number;
@@ -216,7 +223,8 @@ export function loadConfig(env: Env): { config: Config; problems: string[] } {
     topics: topics.length > 0 ? topics : singleTopic === undefined ? undefined : [singleTopic],
     concurrency: r.int(['KAFKA_CONSUMER_COUNT', 'PROCESSOR_WORKER_COUNT'], 4, 1, 256),
     batchSize: r.int('KAFKA_BATCH_SIZE', 2000, 1, 100_000),
-    batchTimeoutMs: r.duration('KAFKA_BATCH_TIMEOUT', 50, 'ms'),
+    batchTimeoutMs: r.duration('KAFKA_BATCH_TIMEOUT', 20, 'ms'),
+    fetchMinBytes: r.int('KAFKA_FETCH_MIN_BYTES', 64 << 10, 1, 1 << 30),
     fetchMaxBytes: r.int('KAFKA_FETCH_MAX_BYTES', 2 << 20, 1024, 1 << 30),
     partitionFetchMaxBytes: r.int('KAFKA_PARTITION_FETCH_MAX_BYTES', 512 << 10, 1024, 1 << 30),
     ssl: kafkaSsl,

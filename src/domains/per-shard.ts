@@ -1,13 +1,18 @@
 /**
  * What a keyed state changed per shard (source partition) since the shard's last checkpoint.
- * Shards commit independently, so each keeps its own changes, taken whole by its checkpoint.
+ * A shard's changes are taken whole by its checkpoint, alone (partitions catching up on a
+ * backlog commit side by side) or merged with other shards' (caught-up partitions commit
+ * together, one transaction instead of one each).
  */
 export class PerShard<B> {
   readonly #empty: () => B;
+  readonly #merge: (into: B, from: B) => void;
   readonly #byShard = new Map<string, B>();
 
-  constructor(empty: () => B) {
+  /** `merge` adds one shard's changes to another's (a key both changed is combined, not repeated). */
+  constructor(empty: () => B, merge: (into: B, from: B) => void) {
     this.#empty = empty;
+    this.#merge = merge;
   }
 
   /** The shard's changes so far (empty ones on first use), to add to. */
@@ -17,11 +22,17 @@ export class PerShard<B> {
     return b;
   }
 
-  /** Detaches the shard's changes (empty ones if it has none): the next `of` starts anew. */
-  take(shard: string): B {
-    const b = this.#byShard.get(shard) ?? this.#empty();
-    this.#byShard.delete(shard);
-    return b;
+  /** Detaches the shards' changes, merged (empty ones if none has any): their next `of` starts anew. */
+  take(shards: ReadonlyArray<string>): B {
+    let out: B | undefined;
+    for (const shard of shards) {
+      const b = this.#byShard.get(shard);
+      if (b === undefined) continue;
+      this.#byShard.delete(shard);
+      if (out === undefined) out = b;
+      else this.#merge(out, b);
+    }
+    return out ?? this.#empty();
   }
 
   clear(): void {

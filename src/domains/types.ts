@@ -67,10 +67,11 @@ export interface KeyedState<M> {
    */
   absorb(messages: ReadonlyArray<Decoded<M>>, shard: string): Promise<void>;
   /**
-   * What changed in a shard since its last take, detached from the live state (written by
-   * `write`). Shards commit independently, so their deltas never share a key's rows.
+   * What changed in these shards since their last take, as one delta detached from the live
+   * state (written by `write`). A key changed in several of them is written once, combined.
+   * Shards not taken together commit independently, so their deltas never share a key's rows.
    */
-  take(shard: string): StateDelta;
+  take(shards: ReadonlyArray<string>): StateDelta;
   /**
    * Writes a delta: raw rows, changed state, derived rows. A raw row that is already stored
    * fails the transaction (unique violation): the pipeline then replays through `apply`.

@@ -24,9 +24,9 @@ class CountingState implements KeyedState<string> {
       this.pending.set(shard, [...(this.pending.get(shard) ?? []), m.value]);
     }
   }
-  take(shard: string): StateDelta & { values: string[] } {
-    const values = this.pending.get(shard) ?? [];
-    this.pending.delete(shard);
+  take(shards: ReadonlyArray<string>): StateDelta & { values: string[] } {
+    const values = shards.flatMap((shard) => this.pending.get(shard) ?? []);
+    for (const shard of shards) this.pending.delete(shard);
     return { messages: values.length, values };
   }
   async write(_tx: pg.PoolClient, delta: StateDelta): Promise<ApplyResult> {
@@ -157,4 +157,40 @@ test('work held behind a refused checkpoint is replayed once: the lane does not 
   assert.equal(rewinds, 1);
   assert.deepEqual(settled.sort(), ['a:release', 'b:release'], '"b" was released for the replay and never acknowledged by a second checkpoint');
   assert.equal(calls, 1, 'no checkpoint was written for the released work');
+});
+
+test('partitions that caught up while a checkpoint was in flight commit together, in one transaction; a partition with a backlog waits for its interval', async () => {
+  const state = new CountingState();
+  const { promise: gate, resolve: open } = Promise.withResolvers<void>();
+  const write = state.write.bind(state);
+  let first = true;
+  state.write = async (tx, delta) => {
+    if (first) {
+      first = false;
+      await gate;
+    }
+    return write(tx, delta);
+  };
+  const handler = { name: 'counting', state, decode: () => ({ messageId: '', value: '' }), apply: async () => ({ outbound: [], stats: {} }) } as unknown as DomainHandler;
+  const settled: string[] = [];
+  const statements: string[] = [];
+  const source = { name: 't', kind: 'kafka', partitioned: true, rewind: async () => undefined } as unknown as Source;
+  const checkpointer = new Checkpointer({
+    source, pool: fakePool(statements), publisher: null, intervalMs: 60_000, maxMessages: 1000,
+    retry: { initialMs: 1, maxMs: 2 }, log: silent, host: hostFor(handler, async () => undefined),
+  }, new AbortController().signal);
+
+  await checkpointer.absorb(batchOf(['a'], settled, { partition: 0, offset: 0, backlog: 0 })); // caught up: commits at once (held at the gate)
+  await checkpointer.absorb(batchOf(['b'], settled, { partition: 1, offset: 0, backlog: 0 }));
+  await checkpointer.absorb(batchOf(['c'], settled, { partition: 2, offset: 0, backlog: 0 }));
+  await checkpointer.absorb(batchOf(['d'], settled, { partition: 0, offset: 1, backlog: 0 }));
+  await checkpointer.absorb(batchOf(['e'], settled, { partition: 3, offset: 0, backlog: 7 })); // behind: its own checkpoint, after the interval
+  assert.deepEqual(state.written, [], 'nothing committed while the first checkpoint is in flight');
+  open();
+  for (let i = 0; i < 200 && state.written.length < 2; i++) await new Promise((r) => setImmediate(r));
+  assert.deepEqual(state.written.map((v) => [...v].sort()), [['a'], ['b', 'c', 'd']], 'the three partitions that caught up meanwhile shared one checkpoint');
+  assert.equal(statements.filter((q) => q === 'COMMIT').length, 2, 'two transactions, not four');
+  assert.deepEqual(settled, ['a:ack', 'b:ack', 'c:ack', 'd:ack'], 'settled in the order taken; partition 3 still held');
+  await checkpointer.close();
+  assert.deepEqual(state.written.at(-1), ['e'], 'the partition behind committed at shutdown');
 });

@@ -88,11 +88,12 @@ type Outcome = 'committed' | 'refused' | 'fenced' | 'aborted';
  * accepted, so the source fetches on while earlier batches commit. A checkpoint is one
  * partition's transaction: the batches' raw rows, the state they changed (each key once),
  * derived rows, dead letters and the fenced source position; then its batches are settled in
- * order. Partitions own disjoint keys, so their checkpoints run side by side on their own
- * connections. One starts as soon as the partition's previous one ended when the partition has
- * caught up, otherwise once CHECKPOINT_INTERVAL has passed since its oldest uncommitted batch
- * (or its share of CHECKPOINT_MAX_MESSAGES is held), so that a key changed many times in a
- * backlog is written once.
+ * order. A partition working through a backlog commits on its own, once CHECKPOINT_INTERVAL has
+ * passed since its oldest uncommitted batch (or its share of CHECKPOINT_MAX_MESSAGES is held), so
+ * that a key changed many times in a backlog is written once; partitions own disjoint keys, so
+ * such checkpoints run side by side on their own connections. Partitions that have caught up
+ * commit together, as soon as the previous such checkpoint ended: one transaction for all of
+ * them, with their states' changes merged (a key changed in several written once).
  *
  * A checkpoint that fails transiently is retried as is. When the database refuses one (a raw
  * row stored already, poison) or it is fenced (another worker claimed the partition), every
@@ -110,6 +111,8 @@ export class Checkpointer {
   readonly #lanes = new Map<string, Lane>();
   #pendingMessages = 0;
   #seq = 0;
+  /** The checkpoint of caught-up lanes in flight: the others caught up meanwhile wait and join the next one. */
+  #together: Promise<void> | undefined;
   /** Checkpoint transactions in flight (their outcome, not the recovery that may follow). */
   readonly #writes = new Set<Promise<Outcome>>();
   /** Set while uncommitted work is recovered; absorbing and new checkpoints wait for it. */
@@ -260,30 +263,54 @@ export class Checkpointer {
     return lane;
   }
 
-  #schedule(lane: Lane, force = false): void {
+  #schedule(lane: Lane): void {
     if (lane.committing !== undefined || lane.pending.length === 0 || this.#recovering !== undefined) return;
+    if (lane.backlog === 0) {
+      // Caught up: one transaction for every caught-up lane instead of one each (a commit's
+      // round trips and WAL flush cost more than its rows at this rate). One such checkpoint
+      // at a time: lanes catching up meanwhile join the next.
+      if (this.#together === undefined) this.#start(this.#caughtUp(), true);
+      return;
+    }
     const wait = lane.oldest + this.#o.intervalMs - Date.now();
     const share = this.#o.maxMessages / Math.max(1, this.#lanes.size);
-    if (force || lane.backlog === 0 || wait <= 0 || lane.messages >= share) {
-      clearTimeout(lane.timer);
-      lane.timer = undefined;
-      const taken = lane.pending.splice(0);
-      this.#pendingMessages -= lane.messages;
-      lane.messages = 0;
-      lane.committing = this.#commit(lane, taken)
-        .catch((err: unknown) => {
-          this.#failure ??= err;
-        })
-        .finally(() => {
-          lane.committing = undefined;
-          this.#schedule(lane);
-        });
+    if (wait <= 0 || lane.messages >= share) {
+      this.#start([lane], false);
       return;
     }
     lane.timer ??= setTimeout(() => {
       lane.timer = undefined;
       this.#schedule(lane);
     }, wait);
+  }
+
+  /** Lanes that have caught up with their partition and hold work, none committing. */
+  #caughtUp(): Lane[] {
+    return [...this.#lanes.values()].filter((l) => l.backlog === 0 && l.pending.length > 0 && l.committing === undefined);
+  }
+
+  /** One checkpoint for these lanes' held work; `together`: the caught-up lanes' (see #schedule). */
+  #start(lanes: ReadonlyArray<Lane>, together: boolean): void {
+    const taken: Taken[] = [];
+    for (const lane of lanes) {
+      clearTimeout(lane.timer);
+      lane.timer = undefined;
+      taken.push(...lane.pending.splice(0));
+      this.#pendingMessages -= lane.messages;
+      lane.messages = 0;
+    }
+    taken.sort((a, b) => a.seq - b.seq); // settled in the order taken
+    const committing = this.#commit(lanes.map((l) => l.shard), taken)
+      .catch((err: unknown) => {
+        this.#failure ??= err;
+      })
+      .finally(() => {
+        for (const lane of lanes) lane.committing = undefined;
+        if (this.#together === committing) this.#together = undefined;
+        for (const lane of this.#lanes.values()) this.#schedule(lane);
+      });
+    for (const lane of lanes) lane.committing = committing;
+    if (together) this.#together = committing;
   }
 
   /** Every partition's held work committed, one checkpoint each, side by side (barrier, shutdown). */
@@ -297,7 +324,7 @@ export class Checkpointer {
       }
       const held = [...this.#lanes.values()].filter((l) => l.pending.length > 0);
       if (held.length === 0) return;
-      for (const lane of held) this.#schedule(lane, true);
+      this.#start(held, false);
     }
   }
 
@@ -315,9 +342,9 @@ export class Checkpointer {
     this.#lanes.clear();
   }
 
-  /** One partition's checkpoint; recovery follows if it was refused or fenced. */
-  async #commit(lane: Lane, taken: Taken[]): Promise<void> {
-    const write = this.#write(lane, taken);
+  /** One checkpoint of these partitions; recovery follows if it was refused or fenced. */
+  async #commit(shards: ReadonlyArray<string>, taken: Taken[]): Promise<void> {
+    const write = this.#write(shards, taken);
     this.#writes.add(write);
     let outcome: Outcome;
     try {
@@ -331,8 +358,8 @@ export class Checkpointer {
     await this.#recover();
   }
 
-  async #write(lane: Lane, taken: ReadonlyArray<Taken>): Promise<Outcome> {
-    const deltas = this.#states.map(({ handler, state }) => ({ handler, state, delta: state.take(lane.shard) }));
+  async #write(shards: ReadonlyArray<string>, taken: ReadonlyArray<Taken>): Promise<Outcome> {
+    const deltas = this.#states.map(({ handler, state }) => ({ handler, state, delta: state.take(shards) }));
     let writeMs = 0;
     const result = await retryWhileTransient(async () => {
       const started = performance.now();

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import type { SeriesState } from '../../processors/anomaly/western-electric.ts';
 import type { AnalyticsEvent, Measurement } from './records.ts';
-import { kpiDeltas as kpiMap, measurementDeltas as measurementMap, rollupDeltas as rollupMap } from './rollup.ts';
+import { kpiDeltas as kpiMap, measurementDeltas as measurementMap, mergeAggDeltas, mergeKpiDeltas, mergeRollupDeltas, rollupDeltas as rollupMap } from './rollup.ts';
 import { detectAnomalies } from './detect.ts';
 import { specKey } from './store.ts';
 
@@ -32,6 +32,29 @@ test('last value is the latest by time, whatever the order (ties: the larger val
   assert.equal(a.lastVal, 7);
   assert.equal(b.lastVal, 7);
   assert.equal(measurementDeltas([m(10, 1, { sampleId: 'a' }), m(10, 4, { sampleId: 'b' })], [60])[0]!.lastVal, 4);
+});
+
+test('deltas of two shards merged equal the deltas of all their items folded at once, for any split', () => {
+  const machine = fc.constantFrom('mc-01', 'mc-02');
+  const item = fc.record({ time: fc.integer({ min: 0, max: 600_000 }), value: fc.integer({ min: -50, max: 50 }), machine, good: fc.boolean() });
+  fc.assert(fc.property(fc.array(item, { maxLength: 30 }), fc.array(fc.boolean(), { minLength: 30, maxLength: 30 }), (items, side) => {
+    const ms = items.map((x) => m(x.time, x.value, { machineId: x.machine }));
+    const evs = items.map((x) => ({ subDomain: 'device', event: { ...health(x.time, x.good ? 'online' : 'offline', x.machine), value: x.value } }));
+    const kpis = items.map((x) => ({ time: x.time, tenantId: 't1', factoryId: 'f1', machineId: x.machine, kpi: 'availability' as const, metric: '', good: x.good }));
+    const left = <T>(xs: T[]) => xs.filter((_, i) => side[i]);
+    const right = <T>(xs: T[]) => xs.filter((_, i) => !side[i]);
+    const sorted = <D>(map: Map<string, D>) => [...map].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+
+    const aggs = measurementMap(left(ms), [60, 300]);
+    mergeAggDeltas(aggs, measurementMap(right(ms), [60, 300]));
+    assert.deepEqual(sorted(aggs), sorted(measurementMap(ms, [60, 300])));
+    const rollups = rollupMap(left(evs), [60]);
+    mergeRollupDeltas(rollups, rollupMap(right(evs), [60]));
+    assert.deepEqual(sorted(rollups), sorted(rollupMap(evs, [60])));
+    const k = kpiMap(left(kpis), [60]);
+    mergeKpiDeltas(k, kpiMap(right(kpis), [60]));
+    assert.deepEqual(sorted(k), sorted(kpiMap(kpis, [60])));
+  }));
 });
 
 test('buckets are epoch-aligned, and times before 1970 floor', () => {

@@ -58,12 +58,25 @@ export interface KpiDelta {
 
 const K = '\u0000';
 
-/** How items of one kind fold into deltas: `create` makes the empty delta, `add` folds an item in. */
+/**
+ * How items of one kind fold into deltas: `create` makes the empty delta, `add` folds an item
+ * in, `merge` adds another delta of the same key (another shard's, taken by the same checkpoint).
+ */
 interface Folder<T, D> {
   time(item: T): number;
   key(item: T): string;
   create(item: T, windowS: number, bucketStart: number): D;
   add(d: D, item: T): void;
+  merge(d: D, other: D): void;
+}
+
+/** Adds the deltas of `from` to `into`, by key. */
+function mergeInto<D>(into: Map<string, D>, from: ReadonlyMap<string, D>, merge: (d: D, other: D) => void): void {
+  for (const [k, f] of from) {
+    const d = into.get(k);
+    if (d === undefined) into.set(k, f);
+    else merge(d, f);
+  }
 }
 
 /**
@@ -105,6 +118,18 @@ const MEASUREMENTS: Folder<Measurement, AggDelta> = {
       d.unit = m.unit;
     }
   },
+  merge: (d, o) => {
+    d.count += o.count;
+    d.sum += o.sum;
+    d.sumSq += o.sumSq;
+    if (o.min < d.min) d.min = o.min;
+    if (o.max > d.max) d.max = o.max;
+    if (o.lastTime > d.lastTime || (o.lastTime === d.lastTime && o.lastVal > d.lastVal)) {
+      d.lastTime = o.lastTime;
+      d.lastVal = o.lastVal;
+      d.unit = o.unit;
+    }
+  },
 };
 
 type SubDomainEvent = { readonly subDomain: string; readonly event: AnalyticsEvent };
@@ -122,6 +147,11 @@ const EVENTS: Folder<SubDomainEvent, RollupDelta> = {
       d.sumVal += e.value;
       d.valueN++;
     }
+  },
+  merge: (d, o) => {
+    d.count += o.count;
+    d.sumVal += o.sumVal;
+    d.valueN += o.valueN;
   },
 };
 
@@ -156,10 +186,19 @@ const KPI_SAMPLES: Folder<KpiSample, KpiDelta> = {
     d.denominator++;
     if (s.good) d.numerator++;
   },
+  merge: (d, o) => {
+    d.numerator += o.numerator;
+    d.denominator += o.denominator;
+  },
 };
 
 export const kpiDeltas = (samples: Iterable<KpiSample>, windowsS: ReadonlyArray<number>, into = new Map<string, KpiDelta>()): Map<string, KpiDelta> =>
   fold(into, samples, windowsS, KPI_SAMPLES);
+
+/** Deltas of several shards as one: each key once, its deltas added. */
+export const mergeAggDeltas = (into: Map<string, AggDelta>, from: ReadonlyMap<string, AggDelta>): void => mergeInto(into, from, MEASUREMENTS.merge);
+export const mergeRollupDeltas = (into: Map<string, RollupDelta>, from: ReadonlyMap<string, RollupDelta>): void => mergeInto(into, from, EVENTS.merge);
+export const mergeKpiDeltas = (into: Map<string, KpiDelta>, from: ReadonlyMap<string, KpiDelta>): void => mergeInto(into, from, KPI_SAMPLES.merge);
 
 /** The status of a health event (`health.online` → `online`), or null for other events. */
 export const healthStatus = (e: AnalyticsEvent): string | null => (e.eventType.startsWith('health.') ? e.eventType.slice(7) : null);

@@ -56,7 +56,7 @@ test('a delta holds each series, aggregate, rollup and KPI row once, however man
   const state = newState(pool);
   await state.absorb([msg(measurement('A', 0, 50)), msg(measurement('A', 1, 51)), msg(measurement('B', 0, 49)), health('A', 0, 'online')], '0');
   await state.absorb([msg(measurement('A', 2, 52)), msg(measurement('B', 61, 50)), health('A', 1, 'offline')], '0');
-  const d: Delta = state.take('0');
+  const d: Delta = state.take(['0']);
   assert.equal(d.messages, 7);
   assert.equal(d.records, 7);
   assert.equal(d.measurements.join('').split('\n').length - 1, 5);
@@ -71,7 +71,7 @@ test('a delta holds each series, aggregate, rollup and KPI row once, however man
   const inSpec = [...d.kpis.values()].filter((k) => k.kpi === 'in_spec_rate' && k.windowS === 3600).map((k) => k.denominator).sort();
   assert.deepEqual(inSpec, [2, 3]);
   assert.deepEqual(asked, { specs: 1, series: 1 }, 'specifications and stored series are read once, not per batch');
-  assert.equal(state.take('0').messages, 0, 'take() detaches: the next delta starts empty');
+  assert.equal(state.take(['0']).messages, 0, 'take() detaches: the next delta starts empty');
 });
 
 test('detection continues from the stored state and finds what the per-batch path finds in one batch', async () => {
@@ -84,10 +84,10 @@ test('detection continues from the stored state and finds what the per-batch pat
   const state = newState(pool);
   // Split unevenly over three batches and two checkpoints.
   await state.absorb(all.slice(0, 4).map(msg), '0');
-  const first = state.take('0');
+  const first = state.take(['0']);
   await state.absorb(all.slice(4, 11).map(msg), '0');
   await state.absorb(all.slice(11).map(msg), '0');
-  const second = state.take('0');
+  const second = state.take(['0']);
   const oneBatch = detectAnomalies(all.map((m) => ({ id: `${m.machineId}-${m.time}`, m })), new Map([[specKey('t1', 'temp'), spec]]), new Map(), DEFAULT_ROLLING);
   assert.ok(oneBatch.anomalies.length >= 3, 'the series is meant to raise several anomalies');
   assert.deepEqual([...first.anomalies, ...second.anomalies].map((a) => `${a.rule}:${a.id}`), oneBatch.anomalies.map((a) => `${a.rule}:${a.id}`));
@@ -98,16 +98,16 @@ test('a repeat of a recent record is skipped, across checkpoints too; reset forg
   const { pool, asked } = fakePool({});
   const state = newState(pool);
   await state.absorb([msg(measurement('A', 0, 1)), msg(measurement('A', 0, 1)), health('A', 0, 'online'), health('A', 0, 'online')], '0');
-  let d = state.take('0');
+  let d = state.take(['0']);
   assert.equal(d.records, 2);
   assert.equal(d.duplicates, 2);
   await state.absorb([msg(measurement('A', 0, 1)), msg(measurement('A', 1, 1))], '0');
-  d = state.take('0');
+  d = state.take(['0']);
   assert.equal(d.records, 1);
   assert.equal(d.duplicates, 1);
   state.reset();
   await state.absorb([msg(measurement('A', 0, 1))], '0');
-  assert.equal(state.take('0').records, 1, 'after a reset the same record is new again (its first copy was never committed)');
+  assert.equal(state.take(['0']).records, 1, 'after a reset the same record is new again (its first copy was never committed)');
   assert.equal(asked.series, 2);
 });
 

@@ -8,7 +8,9 @@ import { emptyStats, type ApplyResult, type Decoded, type KeyedState, type State
 import type { AnalyticsMessage } from './decode.ts';
 import { detectAnomalies } from './detect.ts';
 import { seriesKey, type Measurement } from './records.ts';
-import { availabilitySamples, kpiDeltas, measurementDeltas, rollupDeltas, type AggDelta, type KpiDelta, type RollupDelta } from './rollup.ts';
+import {
+  availabilitySamples, kpiDeltas, measurementDeltas, mergeAggDeltas, mergeKpiDeltas, mergeRollupDeltas, rollupDeltas, type AggDelta, type KpiDelta, type RollupDelta,
+} from './rollup.ts';
 import type { AnalyticsSettings } from './settings.ts';
 import { eventLine, measurementLine, specKey, type AnalyticsStore, type AnomalyRow, type StoredEvent, type StoredMeasurement } from './store.ts';
 
@@ -44,6 +46,20 @@ interface Building {
 const building = (): Building => ({
   messages: 0, measurements: [], events: [], series: new Set(), anomalies: [], aggregates: new Map(), rollups: new Map(), kpis: new Map(), records: 0, duplicates: 0,
 });
+
+/** Adds `from`'s changes to `into`: a row both changed (a KPI of a machine on two partitions) once, its deltas added. */
+function mergeBuilding(into: Building, from: Building): void {
+  into.messages += from.messages;
+  into.measurements.push(...from.measurements);
+  into.events.push(...from.events);
+  for (const key of from.series) into.series.add(key);
+  into.anomalies.push(...from.anomalies);
+  mergeAggDeltas(into.aggregates, from.aggregates);
+  mergeRollupDeltas(into.rollups, from.rollups);
+  mergeKpiDeltas(into.kpis, from.kpis);
+  into.records += from.records;
+  into.duplicates += from.duplicates;
+}
 
 /** A series held in memory: its Western Electric state and the ids of its latest measurements. */
 interface Series {
@@ -84,7 +100,7 @@ export class AnalyticsState implements KeyedState<AnalyticsMessage> {
   /** Specifications by specKey (null: none), read at most SPEC_MAX_AGE_MS ago. */
   #specs = new Map<string, SpecLimits | null>();
   #specsReadAt = 0;
-  readonly #buildings = new PerShard(building);
+  readonly #buildings = new PerShard(building, mergeBuilding);
   /**
    * A message held here costs about 1.3 KB (a row per window it feeds, rarely shared: each
    * series gets a point every few seconds), ten times a grid reading: 20,000 keep it near
@@ -170,8 +186,8 @@ export class AnalyticsState implements KeyedState<AnalyticsMessage> {
     }
   }
 
-  take(shard: string): AnalyticsDelta {
-    const b = this.#buildings.take(shard);
+  take(shards: ReadonlyArray<string>): AnalyticsDelta {
+    const b = this.#buildings.take(shards);
     const series = new Map<string, { m: Measurement; state: SeriesState }>();
     // A state is never changed in place (stepSeries returns a new one): the reference is the snapshot.
     for (const key of b.series) {

@@ -48,26 +48,26 @@ test('a delta holds each client and series once, however many messages advanced 
   const state = new EnergyMeterState({ pool, settings });
   await state.absorb([message('m1', [['voltage', 230], ['power', 2]]), message('m2', [['voltage', 231]])], 'q');
   await state.absorb([message('m3', [['voltage', 229], ['power', 2.1]])], 'q');
-  const d = state.take('q') as Delta;
+  const d = state.take(['q']) as Delta;
   assert.equal(d.messages, 3);
   assert.equal(lines(d).length, 5, 'one COPY line per reading');
   assert.equal(d.clients.length, 1);
   assert.deepEqual(d.histories.map((h) => `${h.metric}:${h.recent.join(',')}`).sort(), ['power:2,2.1', 'voltage:230,231,229']);
   assert.deepEqual(asked.map((a) => [...a].sort()), [['power', 'voltage']], 'stored histories are read once per series, not per batch');
-  assert.equal((state.take('q') as Delta).messages, 0, 'take() detaches: the next delta starts empty');
+  assert.equal((state.take(['q']) as Delta).messages, 0, 'take() detaches: the next delta starts empty');
 });
 
 test('spike detection continues from the stored history, and a producer repeat of a recent message is skipped', async () => {
   const { pool } = fakePool({ power: Array(10).fill(1) });
   const state = new EnergyMeterState({ pool, settings });
   await state.absorb([message('m1', [['power', 9]])], 'q');
-  let d = state.take('q') as Delta;
+  let d = state.take(['q']) as Delta;
   assert.equal(d.stats.readings.invalid, 1, '9 against a stored mean of 1 is a spike');
   assert.match(lines(d)[0]!, /sudden spike detected/);
   assert.deepEqual(d.histories[0]!.recent, Array(10).fill(1), 'a spike does not enter the history');
 
   await state.absorb([message('m1', [['power', 9]]), message('m2', [['power', 1.2]])], 'q');
-  d = state.take('q') as Delta;
+  d = state.take(['q']) as Delta;
   assert.equal(d.stats.duplicates, 1);
   assert.equal(lines(d).length, 1, 'the repeat stores nothing');
   assert.equal(d.histories[0]!.recent.at(-1), 1.2);
@@ -77,7 +77,7 @@ test('a taken history is a copy: absorbing on while a checkpoint writes does not
   const { pool } = fakePool({});
   const state = new EnergyMeterState({ pool, settings });
   await state.absorb([message('m1', [['power', 1]])], 'q');
-  const d = state.take('q') as Delta;
+  const d = state.take(['q']) as Delta;
   await state.absorb([message('m2', [['power', 1.1]])], 'q');
   assert.deepEqual(d.histories[0]!.recent, [1]);
 });
@@ -89,5 +89,5 @@ test('reset forgets what was held: histories are read again when next seen', asy
   state.reset();
   await state.absorb([message('m1', [['power', 1]])], 'q');
   assert.equal(asked.length, 2);
-  assert.equal((state.take('q') as Delta).stats.duplicates, 0, 'the repeat ring is forgotten too (the careful path decides then)');
+  assert.equal((state.take(['q']) as Delta).stats.duplicates, 0, 'the repeat ring is forgotten too (the careful path decides then)');
 });

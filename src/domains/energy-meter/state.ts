@@ -32,6 +32,22 @@ interface Building {
 
 const building = (): Building => ({ messages: 0, copy: [], clients: new Map(), series: new Map(), outbound: [], stats: emptyStats() });
 
+/** Adds `from`'s changes to `into`: a client in both (its messages on two partitions) once, its sightings widened. */
+function mergeBuilding(into: Building, from: Building): void {
+  into.messages += from.messages;
+  into.copy.push(...from.copy);
+  for (const c of from.clients.values()) addSighting(into.clients, c);
+  for (const [key, ref] of from.series) into.series.set(key, ref);
+  into.outbound.push(...from.outbound);
+  addStats(into.stats, from.stats);
+}
+
+/** A client seen again: first and last sighting widened. */
+function addSighting(clients: Map<string, ClientSighting>, c: ClientSighting): void {
+  const had = clients.get(c.id);
+  clients.set(c.id, had === undefined ? c : { ...had, firstSeen: Math.min(had.firstSeen, c.firstSeen), lastSeen: Math.max(had.lastSeen, c.lastSeen) });
+}
+
 /** How many of a client's latest message ids are remembered to skip a producer's repeat. */
 const RECENT = 8;
 
@@ -48,7 +64,7 @@ export class EnergyMeterState implements KeyedState<MeterMessage> {
   readonly #histories = new Map<string, number[]>();
   /** Per client: the first reading ids of its latest messages (a ring). */
   readonly #recent = new Map<string, string[]>();
-  readonly #buildings = new PerShard(building);
+  readonly #buildings = new PerShard(building, mergeBuilding);
 
   constructor(o: { pool: pg.Pool; settings: EnergyMeterSettings }) {
     this.#pool = o.pool;
@@ -65,10 +81,7 @@ export class EnergyMeterState implements KeyedState<MeterMessage> {
     }
     const b = this.#buildings.of(shard);
     b.messages += messages.length;
-    for (const c of clientSightings(messages)) {
-      const had = b.clients.get(c.id);
-      b.clients.set(c.id, had === undefined ? c : { ...had, firstSeen: Math.min(had.firstSeen, c.firstSeen), lastSeen: Math.max(had.lastSeen, c.lastSeen) });
-    }
+    for (const c of clientSightings(messages)) addSighting(b.clients, c);
     // Every message is a client sighting; only those with readings not seen lately are planned.
     const fresh = messages.filter((d) => d.value.readings.length > 0 && this.#isNew(d.value));
     b.stats.duplicates += messages.filter((d) => d.value.readings.length > 0).length - fresh.length;
@@ -90,8 +103,8 @@ export class EnergyMeterState implements KeyedState<MeterMessage> {
     return true;
   }
 
-  take(shard: string): MeterDelta {
-    const b = this.#buildings.take(shard);
+  take(shards: ReadonlyArray<string>): MeterDelta {
+    const b = this.#buildings.take(shards);
     return {
       messages: b.messages,
       copy: b.copy,

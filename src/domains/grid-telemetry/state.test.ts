@@ -37,7 +37,7 @@ test('a delta holds each touched window and meter once, however many readings it
   const state = new GridState({ pool, settings, domain: 'grid-telemetry', alertMessage: () => { throw new Error('unused'); } });
   await state.absorb([reading('A', 0, 2), reading('A', 1, 2), reading('B', 0, 3), reading('A', 61, 2)], '0');
   await state.absorb([reading('A', 62, 2), reading('B', 1, 3)], '0');
-  const d = state.take('0') as Delta;
+  const d = state.take(['0']) as Delta;
   assert.equal(d.readings, 6);
   assert.equal(d.copy.join("").split("\n").length - 1, 6);
   // 1 m: A@0, A@60, B@0; 15 m: A@0, B@0.
@@ -46,18 +46,35 @@ test('a delta holds each touched window and meter once, however many readings it
   assert.deepEqual(d.meters.map((m) => m.meterId).sort(), ['A', 'B']);
   assert.equal(d.watermarks.get('0'), T0 + 62_000);
   assert.deepEqual(asked, [['A', 'B']], 'stored baselines are read once per meter, not per batch');
-  assert.equal((state.take('0') as Delta).messages, 0, 'take() detaches: the next delta starts empty');
+  assert.equal((state.take(['0']) as Delta).messages, 0, 'take() detaches: the next delta starts empty');
+});
+
+test('shards taken together give one delta: a meter whose readings came on two partitions gets each window once, summed; each shard keeps its watermark', async () => {
+  const { pool } = fakePool({});
+  const state = new GridState({ pool, settings, domain: 'grid-telemetry', alertMessage: () => { throw new Error('unused'); } });
+  await state.absorb([reading('A', 0, 2), reading('B', 0, 3)], '0');
+  await state.absorb([reading('A', 1, 4), reading('C', 5, 1)], '1');
+  await state.absorb([reading('D', 9, 1)], '2');
+  const d = state.take(['0', '1']) as Delta;
+  assert.equal(d.readings, 4);
+  assert.equal(d.messages, 4);
+  assert.equal(d.copy.join('').split('\n').length - 1, 4);
+  assert.deepEqual(d.windows[0]!.map((w) => `${w.meterId}:${w.count}:${w.sumPower}`).sort(), ['A:2:6', 'B:1:3', 'C:1:1']);
+  assert.deepEqual(d.windows[1]!.map((w) => `${w.meterId}:${w.count}:${w.sumPower}`).sort(), ['A:2:6', 'B:1:3', 'C:1:1']);
+  assert.deepEqual(d.meters.map((m) => m.meterId).sort(), ['A', 'B', 'C']);
+  assert.deepEqual([...d.watermarks].sort(), [['0', T0], ['1', T0 + 5_000]]);
+  assert.deepEqual((state.take(['2']) as Delta).meters.map((m) => m.meterId), ['D'], 'a shard not taken keeps its changes');
 });
 
 test('the EMA continues from the stored baseline, and a repeat of a recent reading is skipped', async () => {
   const { pool } = fakePool({ A: 10 });
   const state = new GridState({ pool, settings, domain: 'grid-telemetry', alertMessage: () => { throw new Error('unused'); } });
   await state.absorb([reading('A', 0, 25), reading('A', 1, 10)], '2');
-  let d = state.take('2') as Delta;
+  let d = state.take(['2']) as Delta;
   assert.deepEqual(d.alerts.map((a) => a.type), ['spike'], '25 kW against a stored baseline of 10');
   // After one checkpoint the key is still known: a producer's repeat costs nothing.
   await state.absorb([reading('A', 1, 10), reading('A', 2, 10)], '2');
-  d = state.take('2') as Delta;
+  d = state.take(['2']) as Delta;
   assert.equal(d.duplicates, 1);
   assert.equal(d.readings, 1);
   const baseline = d.meters[0]!.baseline!;
@@ -70,7 +87,7 @@ test('reset forgets held meters and keys: they are read from the tables again', 
   await state.absorb([reading('A', 0, 5)], '0');
   state.reset();
   await state.absorb([reading('A', 0, 5)], '0');
-  const d = state.take('0') as Delta;
+  const d = state.take(['0']) as Delta;
   assert.equal(d.readings, 1, 'after a reset the same reading is new again (its first copy was never committed)');
   assert.equal(asked.length, 2);
 });

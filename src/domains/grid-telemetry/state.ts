@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { PoolClient } from 'pg';
-import { accumulate, emptyAggregate, type AggregateBuilder } from '../../processors/windows/tumbling.ts';
+import { accumulate, emptyAggregate, mergeAggregates, type AggregateBuilder } from '../../processors/windows/tumbling.ts';
 import { PerShard } from '../per-shard.ts';
 import { emptyStats, type ApplyResult, type Decoded, type KeyedState, type StateDelta } from '../types.ts';
 import type { GridReading } from './decode.ts';
@@ -42,11 +42,36 @@ interface Building {
   /** Window sums per meter touched, per window size (usually one window each). */
   readonly windows: Map<Meter, AggregateBuilder[][]>;
   alerts: AlertRow[];
-  maxEventTime: number;
+  /** Highest event time per shard (one entry, until merged with other shards' changes). */
+  readonly watermarks: Map<string, number>;
   duplicates: number;
 }
 
-const building = (): Building => ({ copy: [], readings: 0, windows: new Map(), alerts: [], maxEventTime: -Infinity, duplicates: 0 });
+const building = (): Building => ({ copy: [], readings: 0, windows: new Map(), alerts: [], watermarks: new Map(), duplicates: 0 });
+
+/** Adds `from`'s changes to `into`: a meter in both (its readings on two partitions) gets each window once, summed. */
+function mergeBuilding(into: Building, from: Building): void {
+  into.copy.push(...from.copy);
+  into.readings += from.readings;
+  into.duplicates += from.duplicates;
+  into.alerts.push(...from.alerts);
+  for (const [shard, t] of from.watermarks) into.watermarks.set(shard, Math.max(into.watermarks.get(shard) ?? -Infinity, t));
+  for (const [meter, sums] of from.windows) {
+    const had = into.windows.get(meter);
+    if (had === undefined) {
+      into.windows.set(meter, sums);
+      continue;
+    }
+    for (let i = 0; i < WINDOWS.length; i++) {
+      const list = had[i]!;
+      for (const agg of sums[i]!) {
+        const j = list.findIndex((a) => a.windowStart === agg.windowStart);
+        if (j < 0) list.push(agg);
+        else list[j] = { ...mergeAggregates(list[j]!, agg) };
+      }
+    }
+  }
+}
 
 /** How many of a meter's latest event times are remembered to skip a producer's repeat. */
 const RECENT = 16;
@@ -80,8 +105,8 @@ export class GridState implements KeyedState<GridReading> {
   readonly #domain: string;
   readonly #alertMessage: AlertMessage;
   readonly #meters = new Map<string, Meter>();
-  /** Per shard (partition): each commits on its own, so checkpoints of partitions overlap. */
-  readonly #buildings = new PerShard(building);
+  /** Per shard (partition), taken by its checkpoint alone or with other caught-up shards'. */
+  readonly #buildings = new PerShard(building, mergeBuilding);
 
   constructor(o: { pool: pg.Pool; settings: GridTelemetrySettings; domain: string; alertMessage: AlertMessage }) {
     this.#pool = o.pool;
@@ -98,7 +123,7 @@ export class GridState implements KeyedState<GridReading> {
       for (const id of unknown) if (!this.#meters.has(id)) this.#meters.set(id, newMeter(id, stored.get(id) ?? null));
     }
     const b = this.#buildings.of(shard);
-    let maxEventTime = b.maxEventTime;
+    let maxEventTime = b.watermarks.get(shard) ?? -Infinity;
     const lines: string[] = [];
     // Per reading: no string keys and no per-window objects beyond a window's first reading;
     // this loop runs for every message at full rate.
@@ -133,13 +158,13 @@ export class GridState implements KeyedState<GridReading> {
       if (step.alert !== null) b.alerts.push(step.alert);
       if (r.timestampMs > maxEventTime) maxEventTime = r.timestampMs;
     }
-    b.maxEventTime = maxEventTime;
+    if (maxEventTime > -Infinity) b.watermarks.set(shard, maxEventTime);
     // Joined into one flat string: the lines themselves die young.
     if (lines.length > 0) b.copy.push(lines.join(''));
   }
 
-  take(shard: string): GridDelta {
-    const b = this.#buildings.take(shard);
+  take(shards: ReadonlyArray<string>): GridDelta {
+    const b = this.#buildings.take(shards);
     const meters: MeterCheckpoint[] = [];
     const windows: AggregateBuilder[][] = WINDOWS.map(() => []);
     for (const [m, sums] of b.windows) {
@@ -153,7 +178,7 @@ export class GridState implements KeyedState<GridReading> {
       windows,
       meters,
       alerts: b.alerts,
-      watermarks: b.maxEventTime > -Infinity ? new Map([[shard, b.maxEventTime]]) : new Map(),
+      watermarks: b.watermarks,
       duplicates: b.duplicates,
     };
   }

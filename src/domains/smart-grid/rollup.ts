@@ -68,6 +68,46 @@ export function addRegionMinute(regions: RegionMinutes, t: Transaction, meterId:
   d.meters.add(meterId);
 }
 
+/** Adds the per-second deltas of `from` to `into` (another shard's, taken by the same checkpoint). */
+export function mergeSeconds(into: Seconds, from: Seconds): void {
+  for (const [bucket, f] of from) {
+    const d = into.get(bucket);
+    if (d === undefined) {
+      into.set(bucket, f);
+      continue;
+    }
+    d.totalKwh += f.totalKwh;
+    d.count += f.count;
+    d.maxKwh = Math.max(d.maxKwh, f.maxKwh);
+    d.minKwh = Math.min(d.minKwh, f.minKwh);
+    d.active += f.active;
+    d.fault += f.fault;
+    d.offline += f.offline;
+  }
+}
+
+/** Adds the per-region per-minute deltas of `from` to `into` (distinct meters: the union). */
+export function mergeRegionMinutes(into: RegionMinutes, from: RegionMinutes): void {
+  for (const [region, fromMinutes] of from) {
+    const minutes = into.get(region);
+    if (minutes === undefined) {
+      into.set(region, fromMinutes);
+      continue;
+    }
+    for (const f of fromMinutes) {
+      const d = minutes.find((m) => m.bucket === f.bucket);
+      if (d === undefined) {
+        minutes.push(f);
+        continue;
+      }
+      d.totalKwh += f.totalKwh;
+      d.count += f.count;
+      d.maxKwh = Math.max(d.maxKwh, f.maxKwh);
+      for (const m of f.meters) d.meters.add(m);
+    }
+  }
+}
+
 /** Seconds in order (concurrent writers lock the rows in one order). */
 export const sortedSeconds = (seconds: Seconds): SecondDelta[] => [...seconds.values()].sort((a, b) => a.bucket - b.bucket);
 

@@ -48,7 +48,7 @@ test('meter heads are read once per meter across batches; a delta holds each met
   const state = new SmartGridState({ pool, alertMessage });
   await state.absorb([txn('a1', 'A', 0), txn('b1', 'B', 0), txn('a2', 'A', 500), txn('a3', 'A', 61_000)], '0');
   await state.absorb([txn('a4', 'A', 62_000), txn('b2', 'B', 1000)], '0');
-  const d = state.take('0') as Delta;
+  const d = state.take(['0']) as Delta;
   assert.deepEqual(asked, [['A', 'B']], 'stored heads are read once per meter, not per batch');
   assert.equal(d.messages, 6);
   assert.equal(d.transactions, 6);
@@ -60,7 +60,7 @@ test('meter heads are read once per meter across batches; a delta holds each met
   assert.equal(d.meters[0]!.previousStatus, 'active', 'A was new in a1, then active');
   assert.deepEqual(d.seconds.map((s) => `${(s.bucket - T0) / 1000}:${s.count}`), ['0:3', '1:1', '61:1', '62:1']);
   assert.deepEqual(d.regions.map((r) => `${(r.bucket - T0) / 60_000}:${r.count}:${[...r.meters].sort().join(',')}`), ['0:4:A,B', '1:2:A']);
-  assert.equal((state.take('0') as Delta).messages, 0, 'take() detaches: the next delta starts empty');
+  assert.equal((state.take(['0']) as Delta).messages, 0, 'take() detaches: the next delta starts empty');
   await state.absorb([txn('a5', 'A', 63_000)], '0');
   assert.equal(asked.length, 1, 'a meter stays known after a checkpoint');
 });
@@ -73,14 +73,14 @@ test('a meter alerts when it enters fault or offline, once per transition', asyn
   const state = new SmartGridState({ pool, alertMessage });
   await state.absorb([txn('a1', 'A', 0, 'fault'), txn('a2', 'A', 1000, 'fault'), txn('f1', 'F', 0, 'fault'), txn('n1', 'N', 0, 'offline')], '1');
   await state.absorb([txn('a3', 'A', 2000, 'offline'), txn('a4', 'A', 3000, 'offline'), txn('a5', 'A', 4000, 'active')], '1');
-  let d = state.take('1') as Delta;
+  let d = state.take(['1']) as Delta;
   assert.deepEqual(alerts(d), ['A:fault@0<active', 'N:offline@0<null', 'A:offline@2000<fault'], 'F stays in its stored fault: no alert');
   assert.deepEqual(d.meters.map((m) => `${m.meterId}:${m.status}:${m.statusSinceMs - T0}`), ['A:active:4000', 'F:fault:-60000', 'N:offline:0']);
   assert.deepEqual(d.seconds.map((s) => s.fault), [2, 1, 0, 0, 0]);
 
   // The same transition (meter, time, status) reached twice in a shard's delta: one alert.
   await state.absorb([txn('x1', 'A', 5000, 'fault'), txn('x0', 'A', 5000, 'offline'), txn('x2', 'A', 5000, 'offline'), txn('x3', 'A', 5000, 'fault')], '1');
-  d = state.take('1') as Delta;
+  d = state.take(['1']) as Delta;
   assert.equal(d.transactions, 4);
   assert.deepEqual(alerts(d), ['A:fault@5000<active', 'A:offline@5000<fault'], 'x0 is late (x0 < x1 at the same time); x3 is the x1 transition again: its first alert stands');
   assert.deepEqual(d.meters.map((m) => `${m.meterId}:${m.status}:${m.lastTransactionId}`), ['A:fault:x3']);
@@ -91,7 +91,7 @@ test('a late transaction is stored and counted but moves nothing; a repeat of a 
   const state = new SmartGridState({ pool, alertMessage });
   // Late (older than the stored head), in fault: no alert, no meter row, but a raw row and its aggregates (as apply does).
   await state.absorb([txn('late', 'A', 5000, 'fault')], '0');
-  let d = state.take('0') as Delta;
+  let d = state.take(['0']) as Delta;
   assert.deepEqual(ids(d), ['late']);
   assert.deepEqual(d.meters, []);
   assert.deepEqual(d.alerts, []);
@@ -99,13 +99,13 @@ test('a late transaction is stored and counted but moves nothing; a repeat of a 
 
   // A producer's repeats: inside a batch, across checkpoints, and of the stored head's own transaction.
   await state.absorb([txn('a1', 'A', 11_000, 'offline'), txn('a1', 'A', 11_000, 'offline'), txn('a0', 'A', 10_000)], '0');
-  d = state.take('0') as Delta;
+  d = state.take(['0']) as Delta;
   assert.equal(d.messages, 3);
   assert.deepEqual(ids(d), ['a1']);
   assert.equal(d.duplicates, 2);
   assert.deepEqual(alerts(d), ['A:offline@11000<active']);
   await state.absorb([txn('a1', 'A', 11_000, 'offline'), txn('late', 'A', 5000, 'fault'), txn('a1', 'A', 12_000, 'offline')], '0');
-  d = state.take('0') as Delta;
+  d = state.take(['0']) as Delta;
   assert.equal(d.duplicates, 2, 'repeats of transactions of earlier checkpoints');
   assert.deepEqual(ids(d), ['a1'], 'the same id at another time is another raw row, as its primary key says');
   assert.deepEqual(d.seconds.map((s) => (s.bucket - T0) / 1000), [12]);
@@ -117,14 +117,28 @@ test('a taken delta is detached: absorbing on while a checkpoint writes does not
   const state = new SmartGridState({ pool, alertMessage });
   await state.absorb([txn('a1', 'A', 0)], '0');
   await state.absorb([txn('b1', 'B', 0)], '1');
-  const d0 = state.take('0') as Delta;
+  const d0 = state.take(['0']) as Delta;
   await state.absorb([txn('a2', 'A', 1000, 'fault')], '0');
   assert.equal(d0.meters[0]!.lastTransactionId, 'a1');
   assert.equal(d0.meters[0]!.status, 'active');
   assert.equal(d0.seconds.length, 1);
-  const d1 = state.take('1') as Delta;
+  const d1 = state.take(['1']) as Delta;
   assert.deepEqual(ids(d1), ['b1'], 'shards are taken separately');
-  assert.deepEqual(ids(state.take('0') as Delta), ['a2']);
+  assert.deepEqual(ids(state.take(['0']) as Delta), ['a2']);
+});
+
+test('shards taken together give one delta: the second and region-minute every partition touched once, summed', async () => {
+  const { pool } = fakePool({});
+  const state = new SmartGridState({ pool, alertMessage });
+  await state.absorb([txn('a1', 'A', 0, 'active', 2), txn('a2', 'A', 1000, 'fault', 1)], '0');
+  await state.absorb([txn('b1', 'B', 200, 'active', 3)], '1');
+  const d = state.take(['0', '1']) as Delta;
+  assert.equal(d.transactions, 3);
+  assert.deepEqual(ids(d).sort(), ['a1', 'a2', 'b1']);
+  assert.deepEqual(d.seconds.map((s) => `${(s.bucket - T0) / 1000}:${s.count}:${s.totalKwh}:${s.fault}`), ['0:2:5:0', '1:1:1:1']);
+  assert.deepEqual(d.regions.map((r) => `${r.region}:${r.count}:${[...r.meters].sort().join('+')}`), ['north:3:A+B']);
+  assert.deepEqual(d.meters.map((m) => m.meterId), ['A', 'B']);
+  assert.deepEqual(alerts(d), ['A:fault@1000<active']);
 });
 
 test('reset forgets meters, recent ids and pending deltas: heads are read again', async () => {
@@ -132,9 +146,9 @@ test('reset forgets meters, recent ids and pending deltas: heads are read again'
   const state = new SmartGridState({ pool, alertMessage });
   await state.absorb([txn('a1', 'A', 0, 'fault')], '0');
   state.reset();
-  assert.equal((state.take('0') as Delta).messages, 0, 'the pending delta is gone');
+  assert.equal((state.take(['0']) as Delta).messages, 0, 'the pending delta is gone');
   await state.absorb([txn('a1', 'A', 0, 'fault')], '0');
-  const d = state.take('0') as Delta;
+  const d = state.take(['0']) as Delta;
   assert.equal(d.transactions, 1, 'after a reset the same transaction is new again (its first copy was never committed)');
   assert.deepEqual(alerts(d), ['A:fault@0<null']);
   assert.deepEqual(asked, [['A'], ['A']]);
@@ -144,7 +158,7 @@ test("write: apply's statements in its order, stats and outbound for the alerts 
   const { pool } = fakePool({});
   const state = new SmartGridState({ pool, alertMessage });
   await state.absorb([txn('a1', 'A', 0, 'fault', 2), txn('b1', 'B', 0, 'offline', 3), txn('a1', 'A', 0, 'fault', 2), txn('b2', 'B', 1500, 'active')], '0');
-  const d = state.take('0') as Delta;
+  const d = state.take(['0']) as Delta;
   const statements: string[] = [];
   let copied = '';
   const tx = {
@@ -172,7 +186,7 @@ test("write: apply's statements in its order, stats and outbound for the alerts 
   // Only repeats: nothing written, counted as duplicates.
   await state.absorb([txn('b2', 'B', 1500, 'active')], '0');
   statements.length = 0;
-  const again = await state.write(tx, state.take('0'));
+  const again = await state.write(tx, state.take(['0']));
   assert.deepEqual(statements, []);
   assert.equal(again.stats.duplicates, 1);
 });

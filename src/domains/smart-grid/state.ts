@@ -6,7 +6,9 @@ import { PerShard } from '../per-shard.ts';
 import { emptyStats, type ApplyResult, type Decoded, type KeyedState, type StateDelta } from '../types.ts';
 import type { Transaction } from './decode.ts';
 import { transactionPoint } from './points.ts';
-import { addRegionMinute, addSecond, sortedRegionMinutes, sortedSeconds, type RegionMinuteDelta, type RegionMinutes, type SecondDelta, type Seconds } from './rollup.ts';
+import {
+  addRegionMinute, addSecond, mergeRegionMinutes, mergeSeconds, sortedRegionMinutes, sortedSeconds, type RegionMinuteDelta, type RegionMinutes, type SecondDelta, type Seconds,
+} from './rollup.ts';
 import { blankRow, byMeterId, moves, stepMeter, type MeterRow, type MutableMeterRow, type StatusAlert } from './status.ts';
 import {
   addRegionMinutes, addSeconds, copyTransactionText, insertStatusAlerts, readMeterHeads, transactionLine, transactionsOfText, upsertMeters,
@@ -59,6 +61,18 @@ interface Building {
 
 const building = (): Building => ({ messages: 0, copy: [], transactions: 0, duplicates: 0, meters: new Set(), alerts: new Map(), seconds: new Map(), regions: new Map() });
 
+/** Adds `from`'s changes to `into`: the seconds and region-minutes every partition shares are summed, each meter and alert kept once. */
+function mergeBuilding(into: Building, from: Building): void {
+  into.messages += from.messages;
+  into.copy.push(...from.copy);
+  into.transactions += from.transactions;
+  into.duplicates += from.duplicates;
+  for (const m of from.meters) into.meters.add(m);
+  for (const [id, a] of from.alerts) if (!into.alerts.has(id)) into.alerts.set(id, a);
+  mergeSeconds(into.seconds, from.seconds);
+  mergeRegionMinutes(into.regions, from.regions);
+}
+
 function newMeter(meterId: string, head: { status: MutableMeterRow['status']; statusSinceMs: number; lastSeenMs: number; lastTransactionId: string } | undefined): Meter {
   const m: Meter = { meterId, row: undefined, recentIds: new Array<string | undefined>(RECENT).fill(undefined), recentMs: new Float64Array(RECENT).fill(Number.NaN), recentNext: 0 };
   if (head !== undefined) {
@@ -100,8 +114,8 @@ export class SmartGridState implements KeyedState<Transaction> {
   readonly #influx: InfluxClient | undefined;
   readonly #alertMessage: AlertMessage;
   readonly #meters = new Map<string, Meter>();
-  /** Per shard (partition): each commits on its own, so checkpoints of partitions overlap. */
-  readonly #buildings = new PerShard(building);
+  /** Per shard (partition), taken by its checkpoint alone or with other caught-up shards'. */
+  readonly #buildings = new PerShard(building, mergeBuilding);
 
   constructor(o: { pool: pg.Pool; influx?: InfluxClient | undefined; alertMessage: AlertMessage }) {
     this.#pool = o.pool;
@@ -146,8 +160,8 @@ export class SmartGridState implements KeyedState<Transaction> {
     if (lines.length > 0) b.copy.push(lines.join(''));
   }
 
-  take(shard: string): SmartGridDelta {
-    const b = this.#buildings.take(shard);
+  take(shards: ReadonlyArray<string>): SmartGridDelta {
+    const b = this.#buildings.take(shards);
     return {
       messages: b.messages,
       copy: b.copy,

@@ -126,6 +126,7 @@ export class KafkaSource implements Source {
       maxBytesPerPartition: o.settings.partitionFetchMaxBytes,
       maxBytes: o.settings.fetchMaxBytes,
       maxWaitTimeInMs: o.settings.batchTimeoutMs,
+      minBytes: o.settings.fetchMinBytes,
     });
     const c = this.#consumer;
     c.on(c.events.GROUP_JOIN, ({ payload }) => this.#onAssigned(payload.memberAssignment));
