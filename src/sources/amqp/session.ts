@@ -1,4 +1,5 @@
 import amqp, { type ChannelModel } from 'amqplib';
+import { coalesceWrites, socketOf } from './coalesce-writes.ts';
 import { backoffDelay, sleep } from '../../runtime/backoff.ts';
 import { errorMessage } from '../../runtime/errors.ts';
 import type { Logger } from '../../runtime/logger.ts';
@@ -64,6 +65,8 @@ export class AmqpSession {
       let model: ChannelModel | undefined;
       try {
         model = await amqp.connect(withHeartbeat(this.#url), this.#socketOptions);
+        const socket = socketOf(model);
+        if (socket !== undefined) coalesceWrites(socket);
         const closed = new Promise<Error | undefined>((resolve) => model!.once('close', resolve));
         model.on('error', (err: Error) => this.#log.warn({ err: err.message }, 'rabbitmq connection error'));
         this.#generation++;

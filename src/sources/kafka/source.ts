@@ -308,14 +308,21 @@ export class KafkaSource implements Source {
   async #eachBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
     const { topic, partition } = batch;
     // Left unresolved: the partition goes on from where it is.
-    if (this.#stale(topic, partition, (batch as { fetchedOffset?: string }).fetchedOffset)) return;
+    const fetchedOffset = (batch as { fetchedOffset?: string }).fetchedOffset;
+    if (this.#stale(topic, partition, fetchedOffset)) {
+      this.#log.debug({ topic, partition, fetchedOffset, expected: this.#expected.get(`${topic}|${partition}`)?.offset }, 'kafka batch fetched for another position; skipped');
+      return;
+    }
     const generation = this.#generation;
     const rewinds = this.#rewinds;
     const size = this.#s.batchSize;
     for (let i = 0; i < batch.messages.length; i += size) {
       if (!isRunning() || isStale() || this.#closing || generation !== this.#generation || rewinds !== this.#rewinds) return;
       const epoch = this.#epochs.get(`${topic}|${partition}`);
-      if (epoch === undefined) return; // not claimed yet: fetched again once it is
+      if (epoch === undefined) {
+        this.#log.debug({ topic, partition }, 'kafka batch of a partition not claimed yet; fetched again once it is');
+        return;
+      }
       const chunk = batch.messages.slice(i, i + size);
       const last = chunk[chunk.length - 1]!.offset;
       const next = (BigInt(last) + 1n).toString();
