@@ -15,6 +15,7 @@ import { e2eDrain } from './e2e/drain.ts';
 import { e2eLatency } from './e2e/latency.ts';
 import { e2ePeer } from './e2e/peer.ts';
 import { e2eScaling } from './e2e/scaling.ts';
+import { e2eSmartGrid } from './e2e/smart-grid.ts';
 import { e2eSteady } from './e2e/steady.ts';
 import { machine, machineLine, type BenchContext, type BenchResult, type Benchmark } from './lib.ts';
 
@@ -25,6 +26,7 @@ const BENCHMARKS: ReadonlyArray<Benchmark> = [
   e2eDrain,
   e2eLatency,
   e2eScaling,
+  e2eSmartGrid,
   e2ePeer,
   e2eSteady,
 ];
@@ -34,7 +36,7 @@ const USAGE = `usage: npm run bench -- [options]
   --only LIST       run a subset: benchmark names (${BENCHMARKS.map((b) => b.name).join(', ')})
                     or one part of one, e.g. core-pipeline/grid-telemetry, db-path/smart-grid,
                     e2e-drain/kafka, e2e-latency/mqtt (e2e parts: kafka, rabbitmq, nats, mqtt),
-                    e2e-peer/ingestd, e2e-peer/kafka-connect, e2e-steady
+                    e2e-smart-grid, e2e-peer/ingestd, e2e-peer/kafka-connect, e2e-steady
   --quick           a fifth of the messages and fewer repetitions (smoke run)
   --reps N          repetitions per measurement (default 5 in memory, 3 with the database, 1 end to end;
                     quick: 2, 1 and 1)

@@ -121,12 +121,12 @@ export interface CommitSpan {
   readonly rowsPerTx: number;
 }
 
-export function commitSpan(url: string, table: string, clock: CommitClock): Promise<CommitSpan> {
+/** `createdAt`: the table has a created_at column (createdAtRate is NaN without it). */
+export function commitSpan(url: string, table: string, clock: CommitClock, createdAt = true): Promise<CommitSpan> {
+  const stamp = (f: 'min' | 'max'): string => (createdAt ? `(extract(epoch FROM ${f}(created_at)) * 1000)::float8` : 'NULL::float8');
   return withPg(url, async (c) => {
-    const { rows } = await c.query<{ x: string; n: number; c0: number; c1: number }>(
-      `SELECT xmin::text AS x, count(*)::int AS n,
-              (extract(epoch FROM min(created_at)) * 1000)::float8 AS c0, (extract(epoch FROM max(created_at)) * 1000)::float8 AS c1
-         FROM ${table} GROUP BY 1`,
+    const { rows } = await c.query<{ x: string; n: number; c0: number | null; c1: number | null }>(
+      `SELECT xmin::text AS x, count(*)::int AS n, ${stamp('min')} AS c0, ${stamp('max')} AS c1 FROM ${table} GROUP BY 1`,
     );
     let total = 0;
     let first = Number.POSITIVE_INFINITY;
@@ -136,8 +136,8 @@ export function commitSpan(url: string, table: string, clock: CommitClock): Prom
     const timed: Array<{ t: number; n: number }> = [];
     for (const r of rows) {
       total += r.n;
-      c0 = Math.min(c0, r.c0);
-      c1 = Math.max(c1, r.c1);
+      if (r.c0 !== null) c0 = Math.min(c0, r.c0);
+      if (r.c1 !== null) c1 = Math.max(c1, r.c1);
       const t = clock.commitTime(Number(r.x));
       if (t === undefined) throw new Error(`${table}: transaction ${r.x} has no commit time (clock not running through the drain?)`);
       timed.push({ t, n: r.n });

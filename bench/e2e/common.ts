@@ -24,7 +24,8 @@ export const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.u
 export const BIN = fileURLToPath(new URL('../../bin/ingestd.js', import.meta.url));
 
 export type SourceName = 'kafka' | 'rabbitmq' | 'nats' | 'mqtt';
-export type E2eDomain = 'grid-telemetry' | 'energy-meter';
+export type E2eDomain = 'grid-telemetry' | 'energy-meter' | 'smart-grid';
+export const INFLUX_URL = process.env['BENCH_INFLUXDB_URL'] ?? 'http://127.0.0.1:8086';
 export const SOURCES: ReadonlyArray<SourceName> = ['kafka', 'rabbitmq', 'nats', 'mqtt'];
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -15,7 +15,7 @@ import { natsTransport } from '../../src/cli/load/nats.ts';
 import { declareTopology } from '../../src/sources/amqp/topology.ts';
 import { ensureStream } from '../../src/sources/nats/streams.ts';
 import { benchConfig } from '../lib.ts';
-import { AMQP_URL, hex, KAFKA_BROKERS, MQTT_SESSION_OPTIONS, MQTT_URL, NATS_URL, using, type E2eDomain, type SourceName } from './common.ts';
+import { AMQP_URL, hex, INFLUX_URL, KAFKA_BROKERS, MQTT_SESSION_OPTIONS, MQTT_URL, NATS_URL, using, type E2eDomain, type SourceName } from './common.ts';
 import type { RawSpec } from './raw-consume.ts';
 import type { Scratch } from './scratch.ts';
 import { mqttSender, transportSender, type RigSender } from './traffic.ts';
@@ -102,6 +102,52 @@ export function kafkaRig(scratch: Scratch, partitions = 8, extraEnv: Record<stri
       kafkaTransport.prepare(`kafka://${KAFKA_BROKERS.join(',')}`, loadDomain('grid-telemetry'), { topic, declare: false }, {}).open({ concurrency: 1, batchSize: 2000, events })),
     rawSpec: (expected) => ({ kind: 'kafka', brokers: KAFKA_BROKERS, topic, groupId: `${p}.raw-${rawGroups++}`, expected, concurrency: 4 }),
   };
+}
+
+/**
+ * smart-grid over Kafka (its own source), `partitions` partitions (SPEC: 32), with InfluxDB:
+ * a database of its own, dropped afterwards.
+ */
+export function smartGridRig(scratch: Scratch, partitions = 32): Rig & { readonly influxDatabase: string } {
+  hideKafkajsWarning();
+  const p = `e2e.${hex(4)}`;
+  const topic = `${p}.transactions`;
+  const group = `${p}.group`;
+  const influxDatabase = `e2e_${p.slice(4)}`;
+  scratch.defer(`kafka topics and group ${p}.*`, () => withKafkaAdmin(async (admin) => {
+    await admin.deleteGroups([group]).catch(() => undefined);
+    const mine = (await admin.listTopics()).filter((t) => t.startsWith(`${p}.`));
+    if (mine.length > 0) await admin.deleteTopics({ topics: mine, timeout: 30_000 });
+  }));
+  scratch.defer(`InfluxDB database ${influxDatabase}`, () => influxQuery(`DROP DATABASE "${influxDatabase}"`));
+  return {
+    source: 'kafka',
+    domain: 'smart-grid',
+    table: 'smart_grid_transactions',
+    idSql: 'SELECT transaction_id AS id, xmin::text AS x FROM smart_grid_transactions',
+    env: {
+      DOMAINS_ENABLED: 'smart-grid', KAFKA_BROKERS: KAFKA_BROKERS.join(','), SMART_GRID_TOPIC: topic, KAFKA_GROUP_ID: group,
+      SMART_GRID_ALERTS_TOPIC: `${p}.alerts`, INFLUXDB_URL: INFLUX_URL, INFLUXDB_DATABASE: influxDatabase,
+    },
+    limitName: 'InfluxDB line-protocol writes of the same points',
+    influxDatabase,
+    prepare: () => withKafkaAdmin(async (admin) => {
+      await admin.createTopics({ topics: [{ topic, numPartitions: partitions }], waitForLeaders: true });
+    }),
+    openSender: () => transportSender((events) =>
+      kafkaTransport.prepare(`kafka://${KAFKA_BROKERS.join(',')}`, loadDomain('smart-grid'), { topic, declare: false }, {}).open({ concurrency: 1, batchSize: 2000, events })),
+    rawSpec: (expected) => ({ kind: 'kafka', brokers: KAFKA_BROKERS, topic, groupId: `${p}.raw`, expected, concurrency: 4 }),
+  };
+}
+
+/** InfluxQL against the benchmark's InfluxDB (POST: also for statements that change things). */
+export async function influxQuery(q: string, db?: string): Promise<Array<{ series?: Array<{ values: unknown[][] }>; error?: string }>> {
+  const res = await fetch(`${INFLUX_URL}/query`, { method: 'POST', body: new URLSearchParams({ q, ...(db === undefined ? {} : { db }) }) });
+  if (!res.ok) throw new Error(`InfluxDB ${res.status}: ${await res.text()}`);
+  const body = (await res.json()) as { results?: Array<{ series?: Array<{ values: unknown[][] }>; error?: string }> };
+  const failed = body.results?.find((r) => r.error !== undefined)?.error;
+  if (failed !== undefined) throw new Error(`InfluxDB: ${failed} (in: ${q})`);
+  return body.results ?? [];
 }
 
 /** energy-meter over RabbitMQ (its own source), RABBITMQ_PREFETCH=1000. */

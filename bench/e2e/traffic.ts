@@ -10,6 +10,7 @@ import { createLoadGenerator, loadDomain, type LoadMessage } from '../../src/cli
 import type { Connection, SendEvents } from '../../src/cli/load/transport.ts';
 import { decodeMeterMessage } from '../../src/domains/energy-meter/decode.ts';
 import { decodeGridReading } from '../../src/domains/grid-telemetry/decode.ts';
+import { decodeTransaction } from '../../src/domains/smart-grid/decode.ts';
 import { benchConfig } from '../lib.ts';
 import { hex, MQTT_URL, nowMs, sleep, type E2eDomain } from './common.ts';
 
@@ -50,8 +51,8 @@ export function traffic(domain: E2eDomain, o: TrafficOptions): Traffic {
   const rules = benchConfig().energyMeter.rules;
   for (const m of messages) {
     try {
-      if (domain === 'grid-telemetry') {
-        const { messageId } = decodeGridReading(m.body);
+      if (domain === 'grid-telemetry' || domain === 'smart-grid') {
+        const { messageId } = domain === 'grid-telemetry' ? decodeGridReading(m.body) : decodeTransaction(m.body);
         decodable++;
         if (!seen.has(messageId)) rows++;
         seen.add(messageId);

@@ -80,6 +80,13 @@ export interface KeyedState<M> {
   /** Forgets everything held (keys are read again when next seen); pending deltas included. */
   reset(): void;
   /**
+   * Checkpoints of different shards write some of the same rows (smart-grid's per-second and
+   * per-region rows, which every partition's transactions add to). Every checkpoint then takes
+   * all shards' changes at once, merged: shards committing side by side would queue on each
+   * other's row locks, each holding its own while it writes.
+   */
+  readonly sharedRows?: boolean;
+  /**
    * Uncommitted messages held at most, for a state whose messages each hold much (analytics:
    * about 1.3 KB); the pipeline takes the lower of this and CHECKPOINT_MAX_MESSAGES.
    */

@@ -93,7 +93,8 @@ type Outcome = 'committed' | 'refused' | 'fenced' | 'aborted';
  * that a key changed many times in a backlog is written once; partitions own disjoint keys, so
  * such checkpoints run side by side on their own connections. Partitions that have caught up
  * commit together, as soon as the previous such checkpoint ended: one transaction for all of
- * them, with their states' changes merged (a key changed in several written once).
+ * them, with their states' changes merged (a key changed in several written once). A state
+ * whose shards share rows (`KeyedState.sharedRows`) has every due checkpoint take all lanes.
  *
  * A checkpoint that fails transiently is retried as is. When the database refuses one (a raw
  * row stored already, poison) or it is fenced (another worker claimed the partition), every
@@ -265,16 +266,19 @@ export class Checkpointer {
 
   #schedule(lane: Lane): void {
     if (lane.committing !== undefined || lane.pending.length === 0 || this.#recovering !== undefined) return;
-    if (lane.backlog === 0) {
-      // Caught up: one transaction for every caught-up lane instead of one each (a commit's
-      // round trips and WAL flush cost more than its rows at this rate). One such checkpoint
-      // at a time: lanes catching up meanwhile join the next.
-      if (this.#together === undefined) this.#start(this.#caughtUp(), true);
-      return;
-    }
+    const shared = this.#states.some(({ state }) => state.sharedRows === true);
     const wait = lane.oldest + this.#o.intervalMs - Date.now();
     const share = this.#o.maxMessages / Math.max(1, this.#lanes.size);
-    if (wait <= 0 || lane.messages >= share) {
+    const due = wait <= 0 || lane.messages >= share;
+    if (lane.backlog === 0 || (due && shared)) {
+      // Caught up: one transaction for every caught-up lane instead of one each (a commit's
+      // round trips and WAL flush cost more than its rows at this rate). A state whose shards
+      // share rows: one for every lane holding work, or they would wait on each other's locks.
+      // One such checkpoint at a time: lanes due meanwhile join the next.
+      if (this.#together === undefined) this.#start(shared ? this.#idle() : this.#caughtUp(), true);
+      return;
+    }
+    if (due) {
       this.#start([lane], false);
       return;
     }
@@ -286,7 +290,12 @@ export class Checkpointer {
 
   /** Lanes that have caught up with their partition and hold work, none committing. */
   #caughtUp(): Lane[] {
-    return [...this.#lanes.values()].filter((l) => l.backlog === 0 && l.pending.length > 0 && l.committing === undefined);
+    return this.#idle().filter((l) => l.backlog === 0);
+  }
+
+  /** Lanes holding work, none committing. */
+  #idle(): Lane[] {
+    return [...this.#lanes.values()].filter((l) => l.pending.length > 0 && l.committing === undefined);
   }
 
   /** One checkpoint for these lanes' held work; `together`: the caught-up lanes' (see #schedule). */
