@@ -4,6 +4,7 @@
  * which produces no new records, adds nothing: each aggregate equals its recomputation
  * from the raw rows.
  */
+import { mergeMaps } from '../../lib/maps.ts';
 import { windowStart } from '../../processors/windows/tumbling.ts';
 import type { AnalyticsEvent, Measurement } from './records.ts';
 
@@ -70,12 +71,12 @@ interface Folder<T, D> {
   merge(d: D, other: D): void;
 }
 
-/** Adds the deltas of `from` to `into`, by key. */
-function mergeInto<D>(into: Map<string, D>, from: ReadonlyMap<string, D>, merge: (d: D, other: D) => void): void {
-  for (const [k, f] of from) {
-    const d = into.get(k);
-    if (d === undefined) into.set(k, f);
-    else merge(d, f);
+/** The value at the latest time (ties: the larger value), so the result does not depend on order. */
+function keepLatest(d: AggDelta, time: number, value: number, unit: string): void {
+  if (time > d.lastTime || (time === d.lastTime && value > d.lastVal)) {
+    d.lastTime = time;
+    d.lastVal = value;
+    d.unit = unit;
   }
 }
 
@@ -112,11 +113,7 @@ const MEASUREMENTS: Folder<Measurement, AggDelta> = {
     d.sumSq += m.value * m.value;
     if (m.value < d.min) d.min = m.value;
     if (m.value > d.max) d.max = m.value;
-    if (m.time > d.lastTime || (m.time === d.lastTime && m.value > d.lastVal)) {
-      d.lastTime = m.time;
-      d.lastVal = m.value;
-      d.unit = m.unit;
-    }
+    keepLatest(d, m.time, m.value, m.unit);
   },
   merge: (d, o) => {
     d.count += o.count;
@@ -124,11 +121,7 @@ const MEASUREMENTS: Folder<Measurement, AggDelta> = {
     d.sumSq += o.sumSq;
     if (o.min < d.min) d.min = o.min;
     if (o.max > d.max) d.max = o.max;
-    if (o.lastTime > d.lastTime || (o.lastTime === d.lastTime && o.lastVal > d.lastVal)) {
-      d.lastTime = o.lastTime;
-      d.lastVal = o.lastVal;
-      d.unit = o.unit;
-    }
+    keepLatest(d, o.lastTime, o.lastVal, o.unit);
   },
 };
 
@@ -196,9 +189,9 @@ export const kpiDeltas = (samples: Iterable<KpiSample>, windowsS: ReadonlyArray<
   fold(into, samples, windowsS, KPI_SAMPLES);
 
 /** Deltas of several shards as one: each key once, its deltas added. */
-export const mergeAggDeltas = (into: Map<string, AggDelta>, from: ReadonlyMap<string, AggDelta>): void => mergeInto(into, from, MEASUREMENTS.merge);
-export const mergeRollupDeltas = (into: Map<string, RollupDelta>, from: ReadonlyMap<string, RollupDelta>): void => mergeInto(into, from, EVENTS.merge);
-export const mergeKpiDeltas = (into: Map<string, KpiDelta>, from: ReadonlyMap<string, KpiDelta>): void => mergeInto(into, from, KPI_SAMPLES.merge);
+export const mergeAggDeltas = (into: Map<string, AggDelta>, from: ReadonlyMap<string, AggDelta>): void => mergeMaps(into, from, MEASUREMENTS.merge);
+export const mergeRollupDeltas = (into: Map<string, RollupDelta>, from: ReadonlyMap<string, RollupDelta>): void => mergeMaps(into, from, EVENTS.merge);
+export const mergeKpiDeltas = (into: Map<string, KpiDelta>, from: ReadonlyMap<string, KpiDelta>): void => mergeMaps(into, from, KPI_SAMPLES.merge);
 
 /** The status of a health event (`health.online` → `online`), or null for other events. */
 export const healthStatus = (e: AnalyticsEvent): string | null => (e.eventType.startsWith('health.') ? e.eventType.slice(7) : null);

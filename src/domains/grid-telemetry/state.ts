@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { PoolClient } from 'pg';
+import { mergeMaps } from '../../lib/maps.ts';
 import { accumulate, emptyAggregate, mergeAggregates, type AggregateBuilder } from '../../processors/windows/tumbling.ts';
 import { PerShard } from '../per-shard.ts';
 import { emptyStats, type ApplyResult, type Decoded, type KeyedState, type StateDelta } from '../types.ts';
@@ -56,12 +57,7 @@ function mergeBuilding(into: Building, from: Building): void {
   into.duplicates += from.duplicates;
   into.alerts.push(...from.alerts);
   for (const [shard, t] of from.watermarks) into.watermarks.set(shard, Math.max(into.watermarks.get(shard) ?? -Infinity, t));
-  for (const [meter, sums] of from.windows) {
-    const had = into.windows.get(meter);
-    if (had === undefined) {
-      into.windows.set(meter, sums);
-      continue;
-    }
+  mergeMaps(into.windows, from.windows, (had, sums) => {
     for (let i = 0; i < WINDOWS.length; i++) {
       const list = had[i]!;
       for (const agg of sums[i]!) {
@@ -70,7 +66,7 @@ function mergeBuilding(into: Building, from: Building): void {
         else list[j] = { ...mergeAggregates(list[j]!, agg) };
       }
     }
-  }
+  });
 }
 
 /** How many of a meter's latest event times are remembered to skip a producer's repeat. */

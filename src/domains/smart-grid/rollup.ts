@@ -4,6 +4,7 @@
  * transactions inserted now are passed in: a batch's (apply) or a checkpoint's (the keyed state,
  * which adds one transaction at a time). (Meter state is stepped per transaction: status.ts.)
  */
+import { mergeMaps } from '../../lib/maps.ts';
 import { windowStart } from '../../processors/windows/tumbling.ts';
 import type { Transaction } from './decode.ts';
 
@@ -70,12 +71,7 @@ export function addRegionMinute(regions: RegionMinutes, t: Transaction, meterId:
 
 /** Adds the per-second deltas of `from` to `into` (another shard's, taken by the same checkpoint). */
 export function mergeSeconds(into: Seconds, from: Seconds): void {
-  for (const [bucket, f] of from) {
-    const d = into.get(bucket);
-    if (d === undefined) {
-      into.set(bucket, f);
-      continue;
-    }
+  mergeMaps(into, from, (d, f) => {
     d.totalKwh += f.totalKwh;
     d.count += f.count;
     d.maxKwh = Math.max(d.maxKwh, f.maxKwh);
@@ -83,17 +79,12 @@ export function mergeSeconds(into: Seconds, from: Seconds): void {
     d.active += f.active;
     d.fault += f.fault;
     d.offline += f.offline;
-  }
+  });
 }
 
 /** Adds the per-region per-minute deltas of `from` to `into` (distinct meters: the union). */
 export function mergeRegionMinutes(into: RegionMinutes, from: RegionMinutes): void {
-  for (const [region, fromMinutes] of from) {
-    const minutes = into.get(region);
-    if (minutes === undefined) {
-      into.set(region, fromMinutes);
-      continue;
-    }
+  mergeMaps(into, from, (minutes, fromMinutes) => {
     for (const f of fromMinutes) {
       const d = minutes.find((m) => m.bucket === f.bucket);
       if (d === undefined) {
@@ -105,7 +96,7 @@ export function mergeRegionMinutes(into: RegionMinutes, from: RegionMinutes): vo
       d.maxKwh = Math.max(d.maxKwh, f.maxKwh);
       for (const m of f.meters) d.meters.add(m);
     }
-  }
+  });
 }
 
 /** Seconds in order (concurrent writers lock the rows in one order). */
