@@ -98,7 +98,10 @@ describe('keyed state between checkpoints (grid-telemetry)', () => {
   });
 
   test('fenced: a partition claimed by another worker is not committed; its work is dropped and redone once it is claimed back', async () => {
-    await pool.query("UPDATE worker_checkpoints SET owner_epoch = owner_epoch + 1 WHERE source = 'test-log' AND partition = 1");
+    // After the worker's own claim (run alone, this test would otherwise race it and fence nothing).
+    await eventually(async () => (await pool.query("SELECT 1 FROM worker_checkpoints WHERE source = 'test-log' AND partition = 1")).rowCount === 1, 10_000, 'partition 1 claimed');
+    const bumped = await pool.query("UPDATE worker_checkpoints SET owner_epoch = owner_epoch + 1 WHERE source = 'test-log' AND partition = 1");
+    assert.equal(bumped.rowCount, 1);
     const rewindsBefore = source.rewinds;
     const before = await storedReadings(db.url);
     append(4_000);
