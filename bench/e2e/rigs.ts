@@ -73,18 +73,32 @@ function hideKafkajsWarning(): void {
 }
 
 /** grid-telemetry over Kafka: a topic of `partitions` partitions; worker defaults (4 partitions at once, chunks of 2000). */
-export function kafkaRig(scratch: Scratch, partitions = 8, extraEnv: Record<string, string> = {}): Rig {
+/**
+ * The parts of a Kafka rig that only differ by domain: unique names under `e2e.<hex>`, the
+ * clean-up of its topics and groups (`groups()` when it runs), topic creation and the sender.
+ */
+function kafkaTopic(scratch: Scratch, suffix: string, domain: E2eDomain, partitions: number, groups: (p: string) => string[]) {
   hideKafkajsWarning();
   const p = `e2e.${hex(4)}`;
-  const topic = `${p}.raw`;
-  const group = `${p}.group`;
-  let rawGroups = 0;
+  const topic = `${p}.${suffix}`;
   scratch.defer(`kafka topics and groups ${p}.*`, () => withKafkaAdmin(async (admin) => {
-    const groups = [group, ...Array.from({ length: rawGroups }, (_, i) => `${p}.raw-${i}`)];
-    await admin.deleteGroups(groups).catch(() => undefined);
+    await admin.deleteGroups([`${p}.group`, ...groups(p)]).catch(() => undefined);
     const mine = (await admin.listTopics()).filter((t) => t.startsWith(`${p}.`));
     if (mine.length > 0) await admin.deleteTopics({ topics: mine, timeout: 30_000 });
   }));
+  return {
+    p, topic, group: `${p}.group`,
+    prepare: () => withKafkaAdmin(async (admin) => {
+      await admin.createTopics({ topics: [{ topic, numPartitions: partitions }], waitForLeaders: true });
+    }),
+    openSender: () => transportSender((events) =>
+      kafkaTransport.prepare(`kafka://${KAFKA_BROKERS.join(',')}`, loadDomain(domain), { topic, declare: false }, {}).open({ concurrency: 1, batchSize: 2000, events })),
+  };
+}
+
+export function kafkaRig(scratch: Scratch, partitions = 8, extraEnv: Record<string, string> = {}): Rig {
+  let rawGroups = 0;
+  const { p, topic, group, prepare, openSender } = kafkaTopic(scratch, 'raw', 'grid-telemetry', partitions, (p) => Array.from({ length: rawGroups }, (_, i) => `${p}.raw-${i}`));
   return {
     source: 'kafka',
     domain: 'grid-telemetry',
@@ -95,11 +109,8 @@ export function kafkaRig(scratch: Scratch, partitions = 8, extraEnv: Record<stri
       GRID_AGGREGATES_TOPIC: `${p}.aggregates`, GRID_ALERTS_TOPIC: `${p}.alerts`, ...extraEnv,
     },
     limitName: 'kafkajs raw consume',
-    prepare: () => withKafkaAdmin(async (admin) => {
-      await admin.createTopics({ topics: [{ topic, numPartitions: partitions }], waitForLeaders: true });
-    }),
-    openSender: () => transportSender((events) =>
-      kafkaTransport.prepare(`kafka://${KAFKA_BROKERS.join(',')}`, loadDomain('grid-telemetry'), { topic, declare: false }, {}).open({ concurrency: 1, batchSize: 2000, events })),
+    prepare,
+    openSender,
     rawSpec: (expected) => ({ kind: 'kafka', brokers: KAFKA_BROKERS, topic, groupId: `${p}.raw-${rawGroups++}`, expected, concurrency: 4 }),
   };
 }
@@ -109,16 +120,8 @@ export function kafkaRig(scratch: Scratch, partitions = 8, extraEnv: Record<stri
  * a database of its own, dropped afterwards.
  */
 export function smartGridRig(scratch: Scratch, partitions = 32): Rig & { readonly influxDatabase: string } {
-  hideKafkajsWarning();
-  const p = `e2e.${hex(4)}`;
-  const topic = `${p}.transactions`;
-  const group = `${p}.group`;
+  const { p, topic, group, prepare, openSender } = kafkaTopic(scratch, 'transactions', 'smart-grid', partitions, (p) => [`${p}.raw`]);
   const influxDatabase = `e2e_${p.slice(4)}`;
-  scratch.defer(`kafka topics and group ${p}.*`, () => withKafkaAdmin(async (admin) => {
-    await admin.deleteGroups([group]).catch(() => undefined);
-    const mine = (await admin.listTopics()).filter((t) => t.startsWith(`${p}.`));
-    if (mine.length > 0) await admin.deleteTopics({ topics: mine, timeout: 30_000 });
-  }));
   scratch.defer(`InfluxDB database ${influxDatabase}`, () => influxQuery(`DROP DATABASE "${influxDatabase}"`));
   return {
     source: 'kafka',
@@ -131,11 +134,8 @@ export function smartGridRig(scratch: Scratch, partitions = 32): Rig & { readonl
     },
     limitName: 'InfluxDB line-protocol writes of the same points',
     influxDatabase,
-    prepare: () => withKafkaAdmin(async (admin) => {
-      await admin.createTopics({ topics: [{ topic, numPartitions: partitions }], waitForLeaders: true });
-    }),
-    openSender: () => transportSender((events) =>
-      kafkaTransport.prepare(`kafka://${KAFKA_BROKERS.join(',')}`, loadDomain('smart-grid'), { topic, declare: false }, {}).open({ concurrency: 1, batchSize: 2000, events })),
+    prepare,
+    openSender,
     rawSpec: (expected) => ({ kind: 'kafka', brokers: KAFKA_BROKERS, topic, groupId: `${p}.raw`, expected, concurrency: 4 }),
   };
 }

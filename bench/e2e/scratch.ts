@@ -65,9 +65,9 @@ export async function logDir(scratch: Scratch, ok: () => boolean): Promise<strin
 }
 
 /** What one measurement works with: its rig (unique names), a fresh database and a log directory. */
-export interface Setup {
+export interface Setup<R extends Rig = Rig> {
   readonly scratch: Scratch;
-  readonly rig: Rig;
+  readonly rig: R;
   readonly db: { readonly url: string; readonly name: string };
   readonly dir: string;
 }
@@ -76,7 +76,7 @@ export interface Setup {
  * fn with a fresh rig, database and log directory, all removed afterwards, also after a
  * failure or Ctrl-C (the worker logs are kept, and named, when fn failed).
  */
-export async function withSetup<T>(ctx: BenchContext, makeRig: (scratch: Scratch) => Rig, fn: (s: Setup) => Promise<T>): Promise<T> {
+export async function withSetup<T, R extends Rig = Rig>(ctx: BenchContext, makeRig: (scratch: Scratch) => R, fn: (s: Setup<R>) => Promise<T>): Promise<T> {
   const scratch = new Scratch(ctx);
   let ok = false;
   try {

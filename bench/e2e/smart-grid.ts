@@ -71,13 +71,8 @@ async function influxWriteRate(t: Traffic): Promise<{ rate: number; points: numb
   }
 }
 
-const drainOnce = (ctx: BenchContext, count: number): Promise<Run> => {
-  let influxDatabase = '';
-  return withSetup(ctx, (scratch) => {
-    const rig = smartGridRig(scratch);
-    influxDatabase = rig.influxDatabase;
-    return rig;
-  }, async ({ scratch, rig, db, dir }) => {
+const drainOnce = (ctx: BenchContext, count: number): Promise<Run> =>
+  withSetup(ctx, (scratch) => smartGridRig(scratch), async ({ scratch, rig, db, dir }) => {
     const what = 'e2e-smart-grid';
     const { t, publishRate } = await preload(ctx, rig, count, false, what);
     const clock = await CommitClock.start(db.url);
@@ -92,10 +87,10 @@ const drainOnce = (ctx: BenchContext, count: number): Promise<Run> => {
       metrics = WorkerMetrics.describe((await worker.metrics()).since());
       if (!drained.complete) throw new Error(`smart-grid: ${drained.count} of ${t.rows} transactions stored before the drain stalled; log: ${worker.logFile}`);
       // Written before each commit: every committed transaction's point is there already.
-      points = await pointsIn(influxDatabase);
+      points = await pointsIn(rig.influxDatabase);
       for (let i = 0; i < 20 && points < t.rows; i++) {
         await sleep(500);
-        points = await pointsIn(influxDatabase);
+        points = await pointsIn(rig.influxDatabase);
       }
       const code = await worker.stop();
       if (code !== 0) throw new Error(`smart-grid: worker exited ${code} on SIGTERM; log: ${worker.logFile}`);
@@ -117,7 +112,6 @@ const drainOnce = (ctx: BenchContext, count: number): Promise<Run> => {
     ].join('; ');
     return { rate: span.rate, limit: influx.rate, rssMb: rssMb ?? Number.NaN, rows: t.rows, notes };
   });
-};
 
 export const e2eSmartGrid: Benchmark = {
   name: 'e2e-smart-grid',
