@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { formatSeconds, parseMeterTimestamp, parseRfc3339, parseZone, withinTolerance } from './timestamps.ts';
 
 const at = (iso: string): number => Date.parse(iso);
@@ -84,4 +85,42 @@ test('tolerance is inclusive at the edge', () => {
 test('seconds are formatted without noise', () => {
   assert.equal(formatSeconds(360_000), '360');
   assert.equal(formatSeconds(300_001), '300.001');
+});
+
+/** The grammar parseRfc3339 reads by hand, as a regular expression: the two must agree on every input. */
+const RFC3339_GRAMMAR = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:[Zz]|([+-])(\d{2}):(\d{2}))$/;
+
+function byGrammar(raw: string): number | null {
+  const m = RFC3339_GRAMMAR.exec(raw);
+  if (m === null) return null;
+  const ms = m[7] === undefined ? 0 : Number(m[7].slice(0, 3).padEnd(3, '0'));
+  const [y, mo, d, h, mi, s] = [m[1], m[2], m[3], m[4], m[5], m[6]].map(Number) as [number, number, number, number, number, number];
+  const days = [31, (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0 ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][mo - 1];
+  if (days === undefined || d < 1 || d > days || h > 23 || mi > 59 || s > 59) return null;
+  const t = new Date(Date.UTC(2000, mo - 1, d, h, mi, s, ms)).setUTCFullYear(y);
+  if (m[8] === undefined) return t;
+  const [oh, om] = [Number(m[9]), Number(m[10])];
+  if (oh > 23 || om > 59) return null;
+  return m[8] === '-' ? t + (oh * 60 + om) * 60_000 : t - (oh * 60 + om) * 60_000;
+}
+
+test('parseRfc3339 agrees with the RFC 3339 grammar on valid, mutated and truncated date-times', () => {
+  const alphabet = '0123456789-:+.TtZz x';
+  const date = fc.record({
+    y: fc.integer({ min: 0, max: 9999 }), mo: fc.integer({ min: 0, max: 13 }), d: fc.integer({ min: 0, max: 32 }),
+    h: fc.integer({ min: 0, max: 25 }), mi: fc.integer({ min: 0, max: 61 }), s: fc.integer({ min: 0, max: 61 }),
+    fraction: fc.option(fc.stringMatching(/^[0-9]{0,11}$/), { nil: undefined }),
+    zone: fc.constantFrom('Z', 'z', '+00:00', '-05:30', '+23:59', '+24:00', '-00:60', '+0530', ''),
+    sep: fc.constantFrom('T', 't', ' '),
+  }).map(({ y, mo, d, h, mi, s, fraction, zone, sep }) => {
+    const p = (n: number, w = 2): string => String(n).padStart(w, '0');
+    return `${p(y, 4)}-${p(mo)}-${p(d)}${sep}${p(h)}:${p(mi)}:${p(s)}${fraction === undefined ? '' : `.${fraction}`}${zone}`;
+  });
+  const mutated = fc.tuple(date, fc.nat(), fc.constantFrom(...alphabet), fc.boolean()).map(([s, at, c, drop]) => {
+    const i = at % (s.length + 1);
+    return drop ? s.slice(0, i) + s.slice(i + 1) : s.slice(0, i) + c + s.slice(i);
+  });
+  fc.assert(fc.property(fc.oneof(date, mutated, fc.string({ maxLength: 40 })), (raw) => {
+    assert.equal(parseRfc3339(raw), byGrammar(raw), raw);
+  }), { numRuns: 20_000 });
 });

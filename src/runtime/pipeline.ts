@@ -2,6 +2,7 @@ import type pg from 'pg';
 import type { Decoded, DomainHandler, ApplyStats } from '../domains/types.ts';
 import type { DeadLetter, Delivery, DeliveryBatch, OutboundMessage, Source } from '../sources/types.ts';
 import { deadLettersFor, writeExtras, type Extras } from './batch-extras.ts';
+import { observeMany } from './observe-many.ts';
 import { Checkpointer } from './checkpointer.ts';
 import { inTransaction } from '../sinks/postgres/pool.ts';
 import { writeOutbox } from '../sinks/postgres/outbox.ts';
@@ -377,11 +378,15 @@ export class Pipeline {
       m.failed.inc({ ...l, reason: d.code });
     }
     let newest = 0;
-    // Bound once: a labelled observe hashes its labels on every call.
-    const latency = m.latency.labels(labels);
-    for (const t of summary.receivedAt) {
-      latency.observe((now - t) / 1000);
+    // Messages received together (one fetch) are observed at once: one call per run of equal times.
+    const at = summary.receivedAt;
+    for (let i = 0; i < at.length; ) {
+      const t = at[i]!;
+      let j = i + 1;
+      while (j < at.length && at[j] === t) j++;
+      observeMany(m.latency, labels, (now - t) / 1000, j - i);
       if (t > newest) newest = t;
+      i = j;
     }
     if (summary.decoded > 0 || summary.dead.length > 0) m.lag.set(labels, Math.max(0, (now - newest) / 1000));
   }

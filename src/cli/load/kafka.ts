@@ -121,8 +121,7 @@ const producerSender = (producer: Producer, topic: string, perMessage: boolean, 
         pending = pending.length <= batchSize ? [] : pending.slice(batchSize);
         try {
           // One request for the batch, grouped by topic when messages carry their own.
-          const byTopic = new Map<string, Message[]>();
-          for (const m of batch) byTopic.set(m.topic, [...(byTopic.get(m.topic) ?? []), m]);
+          const byTopic = Map.groupBy(batch, (m) => m.topic);
           await producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([t, messages]) => ({ topic: t, messages })) });
           events.confirmed(batch.length);
         } catch (err) {

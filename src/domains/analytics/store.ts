@@ -1,4 +1,5 @@
 import type { PoolClient } from 'pg';
+import { arrayParams } from '../../sinks/postgres/array-literal.ts';
 import type { SpecLimits } from '../../processors/anomaly/spec-limits.ts';
 import type { ClassifiedPoint, SeriesState } from '../../processors/anomaly/western-electric.ts';
 import { qualified } from '../../sinks/postgres/sql-text.ts';
@@ -70,11 +71,11 @@ export class AnalyticsStore {
       `INSERT INTO ${this.#t('analytics_measurement')} (id, time, tenant_id, factory_id, machine_id, sensor_id, metric, unit, value, sub_domain, sample_id)
        SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::float8[], $10::text[], $11::text[])
        ON CONFLICT DO NOTHING RETURNING id::text`,
-      [
+      arrayParams([
         rows.map((r) => r.id), rows.map((r) => isoTime(r.m.time)), rows.map((r) => r.m.tenantId), rows.map((r) => r.m.factoryId),
         rows.map((r) => r.m.machineId), rows.map((r) => r.m.sensorId), rows.map((r) => r.m.metric), rows.map((r) => r.m.unit),
         rows.map((r) => r.m.value), rows.map((r) => r.subDomain), rows.map((r) => r.m.sampleId),
-      ],
+      ]),
     );
     return new Set(inserted.map((r) => r.id));
   }
@@ -85,11 +86,11 @@ export class AnalyticsStore {
       `INSERT INTO ${this.#t('analytics_event')} (id, time, tenant_id, factory_id, domain, entity_type, entity_id, event_type, value, payload)
        SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::float8[], $10::jsonb[])
        ON CONFLICT DO NOTHING RETURNING id::text`,
-      [
+      arrayParams([
         rows.map((r) => r.id), rows.map((r) => isoTime(r.event.time)), rows.map((r) => r.event.tenantId), rows.map((r) => r.event.factoryId),
         rows.map((r) => r.subDomain), rows.map((r) => r.event.entityType), rows.map((r) => r.event.entityId), rows.map((r) => r.event.eventType),
         rows.map((r) => r.event.value), rows.map((r) => JSON.stringify(r.event.payload)),
-      ],
+      ]),
     );
     return new Set(inserted.map((r) => r.id));
   }
@@ -156,12 +157,12 @@ export class AnalyticsStore {
     if (states.size === 0) return;
     // In key order: writers of overlapping series never deadlock.
     const rows = [...states.keys()].sort().map((k) => states.get(k)!);
-    await tx.query(sql, [
+    await tx.query(sql, arrayParams([
       ...seriesParams(rows.map((r) => r.m)),
       rows.map((r) => JSON.stringify(r.state.recent)),
       // A float8[] per row does not fit a 2-D array parameter (rows differ in length): text literals.
       rows.map((r) => `{${r.state.baseline.join(',')}}`),
-    ]);
+    ]));
   }
 
   /** Raw measurements and events by COPY, as text encoded when they were absorbed (known to be new). */
@@ -210,11 +211,11 @@ export class AnalyticsStore {
          unit      = CASE WHEN excluded.last_time > a.last_time OR (excluded.last_time = a.last_time AND excluded.last_val > a.last_val) THEN excluded.unit ELSE a.unit END,
          last_time = greatest(a.last_time, excluded.last_time),
          updated_at = now()`,
-      [
+      arrayParams([
         d.map((x) => isoTime(x.bucketStart)), d.map((x) => x.windowS), d.map((x) => x.tenantId), d.map((x) => x.factoryId), d.map((x) => x.machineId),
         d.map((x) => x.sensorId), d.map((x) => x.metric), d.map((x) => x.unit), d.map((x) => x.count), d.map((x) => x.sum), d.map((x) => x.sumSq),
         d.map((x) => x.min), d.map((x) => x.max), d.map((x) => x.lastVal), d.map((x) => isoTime(x.lastTime)),
-      ],
+      ]),
     );
   }
 
@@ -230,10 +231,10 @@ export class AnalyticsStore {
          sum_val = a.sum_val + excluded.sum_val,
          value_n = a.value_n + excluded.value_n,
          updated_at = now()`,
-      [
+      arrayParams([
         d.map((x) => isoTime(x.bucketStart)), d.map((x) => x.windowS), d.map((x) => x.tenantId), d.map((x) => x.factoryId), d.map((x) => x.domain),
         d.map((x) => x.entityType), d.map((x) => x.entityId), d.map((x) => x.eventType), d.map((x) => x.count), d.map((x) => x.sumVal), d.map((x) => x.valueN),
-      ],
+      ]),
     );
   }
 
@@ -250,10 +251,10 @@ export class AnalyticsStore {
          denominator = a.denominator + excluded.denominator,
          value       = (a.numerator + excluded.numerator)::float8 / (a.denominator + excluded.denominator),
          updated_at  = now()`,
-      [
+      arrayParams([
         d.map((x) => isoTime(x.bucketStart)), d.map((x) => x.windowS), d.map((x) => x.tenantId), d.map((x) => x.factoryId), d.map((x) => x.machineId),
         d.map((x) => x.kpi), d.map((x) => x.metric), d.map((x) => x.numerator), d.map((x) => x.denominator),
-      ],
+      ]),
     );
   }
 }

@@ -1,4 +1,5 @@
 import type { PoolClient } from 'pg';
+import { arrayParams } from '../../sinks/postgres/array-literal.ts';
 import { qualified, quoteIdent } from '../../sinks/postgres/sql-text.ts';
 import { ENTITY_DEFS, type ColumnType, type Entity } from './entities.ts';
 
@@ -42,7 +43,7 @@ const lit = (s: string): string => `'${s.replace(/'/g, "''")}'`;
 
 export async function upsertItems(tx: PoolClient, schema: string, entity: Entity, rows: ReadonlyArray<ItemRow>): Promise<number> {
   if (rows.length === 0) return 0;
-  const r = await tx.query(upsertStatement(schema, entity), [rows.map((x) => JSON.stringify(x.data)), rows.map((x) => x.eventId)]);
+  const r = await tx.query(upsertStatement(schema, entity), arrayParams([rows.map((x) => JSON.stringify(x.data)), rows.map((x) => x.eventId)]));
   return r.rowCount ?? 0;
 }
 
@@ -76,6 +77,6 @@ export async function logImports(tx: PoolClient, schema: string, startedAt: stri
      SELECT e, t, n, a, $5::timestamptz, clock_timestamp(), 'done' FROM unnest($1::text[], $2::text[], $3::int[], $4::int[]) AS x(e, t, n, a)
      ON CONFLICT (event_id) DO UPDATE SET items_total = excluded.items_total, items_applied = excluded.items_applied,
        started_at = excluded.started_at, finished_at = excluded.finished_at, status = 'done'`,
-    [rows.map((r) => r.eventId), rows.map((r) => r.entity), rows.map((r) => r.total), rows.map((r) => r.applied), startedAt],
+    arrayParams([rows.map((r) => r.eventId), rows.map((r) => r.entity), rows.map((r) => r.total), rows.map((r) => r.applied), startedAt]),
   );
 }

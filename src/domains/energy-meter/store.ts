@@ -1,4 +1,5 @@
 import type { PoolClient } from 'pg';
+import { arrayParams } from '../../sinks/postgres/array-literal.ts';
 import { isoTime } from '../../lib/iso-time.ts';
 import { copyLine, copyText } from '../../sinks/postgres/copy.ts';
 import { quoteIdent } from '../../sinks/postgres/sql-text.ts';
@@ -13,7 +14,7 @@ export async function storedMessages(tx: PoolClient, probes: ReadonlyArray<{ id:
     // pruning; a plain EXISTS lets the planner hash-join the whole table (50× slower).
     `SELECT k.id::text AS id FROM unnest($1::uuid[], $2::timestamptz[]) AS k(id, ts)
        CROSS JOIN LATERAL (SELECT 1 FROM meter_readings_raw r WHERE r.id = k.id AND r.reading_timestamp = k.ts LIMIT 1) AS hit`,
-    [probes.map((p) => p.id), probes.map((p) => isoTime(p.timestamp))],
+    arrayParams([probes.map((p) => p.id), probes.map((p) => isoTime(p.timestamp))]),
   );
   return new Set(rows.map((r) => r.id));
 }
@@ -37,12 +38,12 @@ export async function upsertClients(tx: PoolClient, clients: ReadonlyArray<Clien
        last_seen_at  = greatest(c.last_seen_at, excluded.last_seen_at),
        updated_at    = now()
      WHERE excluded.last_seen_at > c.last_seen_at OR excluded.first_seen_at < c.first_seen_at`,
-    [
+    arrayParams([
       sorted.map((c) => c.id),
       sorted.map((c) => c.fingerprint),
       sorted.map((c) => isoTime(c.firstSeen)),
       sorted.map((c) => isoTime(c.lastSeen)),
-    ],
+    ]),
   );
 }
 
@@ -134,6 +135,6 @@ export async function writeHistories(tx: PoolClient, histories: ReadonlyArray<Se
     `INSERT INTO meter_metric_history AS h (client_id, metric_name, recent)
      SELECT k.c, k.m, k.recent::double precision[] FROM unnest($1::uuid[], $2::text[], $3::text[]) AS k(c, m, recent)
      ON CONFLICT (client_id, metric_name) DO UPDATE SET recent = excluded.recent, updated_at = now()`,
-    [histories.map((h) => h.clientId), histories.map((h) => h.metric), histories.map((h) => `{${h.recent.join(',')}}`)],
+    arrayParams([histories.map((h) => h.clientId), histories.map((h) => h.metric), histories.map((h) => `{${h.recent.join(',')}}`)]),
   );
 }

@@ -3,6 +3,7 @@ import type { WindowAggregate } from '../../processors/windows/tumbling.ts';
 import type { GridReading } from './decode.ts';
 import { isoTime } from '../../lib/iso-time.ts';
 import { insertDetections, type Detections } from '../../sinks/postgres/detections.ts';
+import { arrayParams } from '../../sinks/postgres/array-literal.ts';
 import { copyText, encodeCopyValue } from '../../sinks/postgres/copy.ts';
 import { quoteIdent } from '../../sinks/postgres/sql-text.ts';
 import { compareText } from '../../lib/order.ts';
@@ -271,11 +272,11 @@ export async function writeCheckpointState(
 ): Promise<void> {
   const meters = [...s.meters].sort((a, b) => compareText(a.meterId, b.meterId));
   const shards = [...s.watermarks.keys()].sort();
-  await tx.query(CHECKPOINT_STATE, [
+  await tx.query(CHECKPOINT_STATE, arrayParams([
     ...aggregateParams(s.windows1m), ...aggregateParams(s.windows15m),
     meters.map((m) => m.meterId), meters.map((m) => m.region), meters.map((m) => m.baseline),
     s.domain, shards, shards.map((k) => isoTime(s.watermarks.get(k)!)),
-  ]);
+  ]));
 }
 
 /**
@@ -287,6 +288,6 @@ export async function clearOfflineAlerts(tx: PoolClient, meterIds: ReadonlyArray
   if (meterIds.length === 0) return;
   await tx.query(
     `UPDATE grid_alerts SET cleared_at = clock_timestamp() WHERE type = 'offline' AND cleared_at IS NULL AND meter_id = ANY($1::text[])`,
-    [meterIds],
+    arrayParams([meterIds]),
   );
 }

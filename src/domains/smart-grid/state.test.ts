@@ -171,7 +171,8 @@ test("write: apply's statements in its order, stats and outbound for the alerts 
       statements.push(table);
       // B's offline alert was stored before (a replay): only A's is new.
       if (table === 'smart_grid_alerts') {
-        const alertIds = params![0] as string[];
+        // Bound as an array literal of plain strings: {"id1","id2"}.
+        const alertIds = (params![0] as string).slice(2, -2).split('","');
         return Promise.resolve({ rows: [{ id: alertIds[0], detected_at: '2026-11-23T10:00:01.000Z' }] });
       }
       return Promise.resolve({ rows: [] });

@@ -1,4 +1,5 @@
 import type { PoolClient } from 'pg';
+import { arrayParams } from '../../sinks/postgres/array-literal.ts';
 import type { Transaction } from './decode.ts';
 import type { RegionMinuteDelta, SecondDelta } from './rollup.ts';
 import type { MeterStatus } from './schema.ts';
@@ -24,11 +25,11 @@ export async function insertTransactions(tx: PoolClient, rows: ReadonlyArray<Tra
      SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::float8[], $8::float8[], $9::float8[], $10::float8[])
      ON CONFLICT DO NOTHING
      RETURNING transaction_id, (extract(epoch FROM "timestamp") * 1000)::bigint::text AS ms`,
-    [
+    arrayParams([
       rows.map((r) => r.transactionId), rows.map((r) => isoTime(r.timestampMs)), rows.map((r) => r.meterId), rows.map((r) => r.region),
       rows.map((r) => r.status), rows.map((r) => r.buildingType), rows.map((r) => r.consumptionKwh), rows.map((r) => r.latitude),
       rows.map((r) => r.longitude), rows.map((r) => r.peakLoad),
-    ],
+    ]),
   );
   return new Set(inserted.map((r) => `${r.ms}\u0000${r.transaction_id}`));
 }
@@ -133,7 +134,7 @@ export async function writeMeters(tx: PoolClient, rows: ReadonlyArray<MeterRow>,
      )
      INSERT INTO smart_grid_meters (meter_id, region, status, previous_status, status_since, building_type, latitude, longitude, consumption_kwh, peak_load, last_seen, last_transaction_id)
      SELECT m, r, s, ps, since, b, lat, lon, c, p, seen, id FROM k WHERE NOT k.stored`,
-    [...meterColumns(rows), rows.map((x) => stored.has(x.meterId))],
+    arrayParams([...meterColumns(rows), rows.map((x) => stored.has(x.meterId))]),
   );
 }
 
@@ -213,10 +214,10 @@ export async function addRegionMinutes(tx: PoolClient, deltas: ReadonlyArray<Reg
        max_consumption = greatest(a.max_consumption, excluded.max_consumption),
        revision        = a.revision + 1,
        updated_at      = now()`,
-    [
+    arrayParams([
       deltas.map((d) => d.region), deltas.map((d) => isoTime(d.bucket)), deltas.map((d) => d.totalKwh), deltas.map((d) => d.count),
       deltas.map((d) => d.maxKwh), pr, pb, pm,
-    ],
+    ]),
   );
 }
 
@@ -236,10 +237,10 @@ export async function addSeconds(tx: PoolClient, deltas: ReadonlyArray<SecondDel
        offline_count = a.offline_count + excluded.offline_count,
        revision      = a.revision + 1,
        updated_at    = now()`,
-    [
+    arrayParams([
       deltas.map((d) => isoTime(d.bucket)), deltas.map((d) => d.totalKwh), deltas.map((d) => d.count), deltas.map((d) => d.maxKwh),
       deltas.map((d) => d.minKwh), deltas.map((d) => d.active), deltas.map((d) => d.fault), deltas.map((d) => d.offline),
-    ],
+    ]),
   );
 }
 
@@ -274,7 +275,7 @@ export async function markSynced(tx: PoolClient, seconds: ReadonlyArray<Unsynced
       `UPDATE smart_grid_region_1m a SET synced_revision = k.rev
          FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS k(region, ms, rev)
         WHERE a.region = k.region AND a.bucket = to_timestamp(k.ms / 1000.0) AND a.synced_revision < k.rev`,
-      [regions.map((s) => s.region), regions.map((s) => s.ms), regions.map((s) => s.revision)],
+      arrayParams([regions.map((s) => s.region), regions.map((s) => s.ms), regions.map((s) => s.revision)]),
     );
   }
   if (seconds.length > 0) {
@@ -282,7 +283,7 @@ export async function markSynced(tx: PoolClient, seconds: ReadonlyArray<Unsynced
       `UPDATE smart_grid_consumption_1s a SET synced_revision = k.rev
          FROM unnest($1::bigint[], $2::bigint[]) AS k(ms, rev)
         WHERE a.bucket = to_timestamp(k.ms / 1000.0) AND a.synced_revision < k.rev`,
-      [seconds.map((s) => s.ms), seconds.map((s) => s.revision)],
+      arrayParams([seconds.map((s) => s.ms), seconds.map((s) => s.revision)]),
     );
   }
 }

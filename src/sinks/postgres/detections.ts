@@ -1,4 +1,5 @@
 import type { PoolClient } from 'pg';
+import { arrayParams } from './array-literal.ts';
 
 /** What an insert of alerts or anomalies stored: the ids that were new, and when they were detected. */
 export interface Detections {
@@ -18,7 +19,7 @@ export async function insertDetections(tx: PoolClient, insert: string, idColumn:
     `${insert}
      ON CONFLICT DO NOTHING
      RETURNING ${idColumn}::text AS id, to_char(detected_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS detected_at`,
-    params,
+    arrayParams(params),
   );
   return { ids: new Set(rows.map((r) => r.id)), detectedAt: rows[0]?.detected_at ?? new Date().toISOString() };
 }

@@ -2,6 +2,7 @@ import { Kafka, logLevel, type KafkaConfig, type LogEntry, type SASLOptions } fr
 import type { KafkaSettings } from '../../config/index.ts';
 import type { Logger } from '../../runtime/logger.ts';
 import { tlsOptions } from '../tls.ts';
+import { installRecordDecoder } from './record-decoder.ts';
 import { fixKafkajsRequestQueue } from './request-queue-fix.ts';
 
 // kafkajs logs expected broker answers at ERROR (a rebalance, an existing topic, a fresh
@@ -32,6 +33,7 @@ export function kafkaSecurity(s: KafkaSettings): Pick<KafkaConfig, 'ssl' | 'sasl
 /** A kafkajs client from KAFKA_* settings; its logs go to pino. */
 export function createKafka(s: KafkaSettings, log: Logger, suffix: string): Kafka {
   fixKafkajsRequestQueue();
+  if (!installRecordDecoder()) log.debug('kafkajs fetched before its record decoder could be replaced; it keeps its own');
   return new Kafka({
     clientId: `${s.clientId}-${suffix}`,
     brokers: [...s.brokers],

@@ -80,8 +80,7 @@ export class KafkaPublisher implements Publisher {
   }
 
   async publish(messages: ReadonlyArray<OutboundMessage>): Promise<void> {
-    const byTopic = new Map<string, OutboundMessage[]>();
-    for (const m of messages) byTopic.set(m.destination, [...(byTopic.get(m.destination) ?? []), m]);
+    const byTopic = Map.groupBy(messages, (m) => m.destination);
     try {
       await this.#ensure([...byTopic.keys()]); // dead-letter topics, named by each input topic
       await this.#producer.sendBatch({
