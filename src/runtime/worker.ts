@@ -33,6 +33,24 @@ function patternRoute(kind: string, routes: ReadonlyMap<string, DomainHandler>, 
   return undefined;
 }
 
+/** How many routes `rememberRoutes` keeps: topics and subjects are few; MQTT device topics may not be. */
+const REMEMBERED_ROUTES = 4096;
+
+/**
+ * `resolve` with its answers remembered per route: every message asks, and a route that no
+ * name matches exactly (a wildcard, a catch-all topic) would walk the patterns each time.
+ */
+function rememberRoutes(resolve: (route: string) => DomainHandler | undefined): (route: string) => DomainHandler | undefined {
+  const known = new Map<string, DomainHandler | undefined>();
+  return (route) => {
+    if (known.has(route)) return known.get(route);
+    if (known.size >= REMEMBERED_ROUTES) known.clear();
+    const handler = resolve(route);
+    known.set(route, handler);
+    return handler;
+  };
+}
+
 export const enabledDomains = (config: Config): DomainPlugin[] => DOMAINS.filter((d) => config.domains.includes(d.name));
 
 /** Overrides for embedding (the demo's in-process transport, tests). */
@@ -125,10 +143,11 @@ export async function startWorker(config: Config, log: Logger, runtime: WorkerRu
     for (const h of kindHandlers) tasks.add(h, publisher.kind);
     sources.push(source);
     const name = kindHandlers.map((h) => h.name).join('+');
+    const route = rememberRoutes((r) => routes.get(r) ?? patternRoute(kind, routes, r) ?? catchAll);
     pipelines.push(new Pipeline({
       name,
       source,
-      route: (d) => routes.get(d.route) ?? patternRoute(kind, routes, d.route) ?? catchAll,
+      route: (d) => route(d.route),
       publisher: publisher.kind,
       pool,
       metrics,

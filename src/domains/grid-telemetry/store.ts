@@ -217,9 +217,12 @@ const READING_COLUMNS = ['meter_id', 'region', 'timestamp', 'power_kw', 'voltage
 
 const copyNumber = (v: number | null): string => (v === null ? '\\N' : encodeCopyValue(v));
 
+/** A reading's meter and region columns of COPY text, with their tabs: the same for every reading of a meter, so kept per meter. */
+export const readingKeyColumns = (meterId: string, region: string): string => `${encodeCopyValue(meterId)}\t${encodeCopyValue(region)}\t`;
+
 /** A reading as a line of COPY text (see copyReadingText); runs for every reading, so no row array. */
-export const readingLine = (r: ReadingRow): string =>
-  `${encodeCopyValue(r.meterId)}\t${encodeCopyValue(r.region)}\t${isoTime(r.timestampMs)}\t${encodeCopyValue(r.powerKw)}\t${copyNumber(r.voltage)}\t${copyNumber(r.energyKwh)}\t${encodeCopyValue(r.intervalS)}\n`;
+export const readingLine = (r: ReadingRow, keyColumns = readingKeyColumns(r.meterId, r.region)): string =>
+  `${keyColumns}${isoTime(r.timestampMs)}\t${encodeCopyValue(r.powerKw)}\t${copyNumber(r.voltage)}\t${copyNumber(r.energyKwh)}\t${encodeCopyValue(r.intervalS)}\n`;
 
 /**
  * Raw readings by COPY, as text encoded when they arrived, for readings known to be new

@@ -65,11 +65,27 @@ function readSmallVarLong(d: KafkaDecoder): number | undefined {
   return undefined;
 }
 
+/** A batch's first offset or timestamp as a number (NaN beyond 2^53), parsed once per batch, not once per record. */
+class BaseCache {
+  #text = '';
+  #value = Number.NaN;
+  of(base: string): number {
+    if (base !== this.#text) {
+      const n = Number(base);
+      this.#text = base;
+      this.#value = Number.isSafeInteger(n) ? n : Number.NaN;
+    }
+    return this.#value;
+  }
+}
+const offsets = new BaseCache();
+const timestamps = new BaseCache();
+
 /** `base + delta` as kafkajs prints it (a decimal string). */
-function plus(base: string, delta: number | LongLike): string {
+function plus(cache: BaseCache, base: string, delta: number | LongLike): string {
   if (typeof delta === 'number') {
-    const sum = Number(base) + delta;
-    if (Number.isSafeInteger(sum) && Number.isSafeInteger(Number(base))) return String(sum);
+    const sum = cache.of(base) + delta;
+    if (Number.isSafeInteger(sum)) return String(sum);
   }
   return Long.fromValue(base).add(delta).toString();
 }
@@ -79,8 +95,8 @@ export function decodeRecord(decoder: KafkaDecoder, batchContext: BatchContext =
   const { firstOffset, firstTimestamp, magicByte, isControlBatch = false, timestampType, maxTimestamp } = batchContext;
   const attributes = decoder.readInt8();
   const timestampDelta = readSmallVarLong(decoder) ?? decoder.readVarLong();
-  const timestamp = timestampType === TimestampTypes.LOG_APPEND_TIME && maxTimestamp ? maxTimestamp : plus(firstTimestamp, timestampDelta);
-  const offset = plus(firstOffset, decoder.readVarInt());
+  const timestamp = timestampType === TimestampTypes.LOG_APPEND_TIME && maxTimestamp ? maxTimestamp : plus(timestamps, firstTimestamp, timestampDelta);
+  const offset = plus(offsets, firstOffset, decoder.readVarInt());
   const key = decoder.readVarIntBytes();
   const value = decoder.readVarIntBytes();
   const entries = decoder.readVarIntArray(HeaderDecoder);
