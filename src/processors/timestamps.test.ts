@@ -61,6 +61,8 @@ test('instants PostgreSQL cannot store as written are refused: year 0000, Decemb
 
 test('years below 100 are not shifted into the 1900s', () => {
   assert.equal(new Date(parseRfc3339('0099-01-01T00:00:00Z')!).getUTCFullYear(), 99);
+  // Year 0 is a leap year (1900, where Date.UTC puts years below 100, is not).
+  assert.equal(new Date(parseRfc3339('0000-02-29T00:00:00Z')!).toISOString(), '0000-02-29T00:00:00.000Z');
 });
 
 test('the wall-clock formats honour a configured zone', () => {

@@ -13,10 +13,10 @@ export const daysInMonth = (year: number, month: number): number =>
 /** Wall-clock fields to epoch ms (UTC), or null when a field is out of range. */
 export function utcFromFields(y: number, mo: number, d: number, h: number, mi: number, s: number, ms = 0): number | null {
   if (mo < 1 || mo > 12 || d < 1 || d > daysInMonth(y, mo) || h > 23 || mi > 59 || s > 59) return null;
-  const t = Date.UTC(y, mo - 1, d, h, mi, s, ms);
-  // Date.UTC maps years 0–99 to 1900–1999; setUTCFullYear puts them back.
-  if (y < 100) return new Date(t).setUTCFullYear(y);
-  return t;
+  // Date.UTC maps years 0–99 to 1900–1999; setUTCFullYear puts them back. From 2000, a leap
+  // year like year 0 (1900 is not one: its 29 February would roll over to 1 March).
+  if (y < 100) return new Date(Date.UTC(2000, mo - 1, d, h, mi, s, ms)).setUTCFullYear(y);
+  return Date.UTC(y, mo - 1, d, h, mi, s, ms);
 }
 
 /** Digits of `s` from `at` to `at + n` as a number; -1 when one is not an ASCII digit. */
