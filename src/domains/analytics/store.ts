@@ -1,5 +1,5 @@
 import type { PoolClient } from 'pg';
-import { arrayParams } from '../../sinks/postgres/array-literal.ts';
+import { arrayLiteral, arrayParams } from '../../sinks/postgres/array-literal.ts';
 import type { SpecLimits } from '../../processors/anomaly/spec-limits.ts';
 import type { ClassifiedPoint, SeriesState } from '../../processors/anomaly/western-electric.ts';
 import { qualified } from '../../sinks/postgres/sql-text.ts';
@@ -161,7 +161,7 @@ export class AnalyticsStore {
       ...seriesParams(rows.map((r) => r.m)),
       rows.map((r) => JSON.stringify(r.state.recent)),
       // A float8[] per row does not fit a 2-D array parameter (rows differ in length): text literals.
-      rows.map((r) => `{${r.state.baseline.join(',')}}`),
+      rows.map((r) => arrayLiteral(r.state.baseline)),
     ]));
   }
 

@@ -1,5 +1,5 @@
 import type { PoolClient } from 'pg';
-import { arrayParams } from '../../sinks/postgres/array-literal.ts';
+import { arrayLiteral, arrayParams } from '../../sinks/postgres/array-literal.ts';
 import { isoTime } from '../../lib/iso-time.ts';
 import { copyLine, copyText } from '../../sinks/postgres/copy.ts';
 import { quoteIdent } from '../../sinks/postgres/sql-text.ts';
@@ -135,6 +135,6 @@ export async function writeHistories(tx: PoolClient, histories: ReadonlyArray<Se
     `INSERT INTO meter_metric_history AS h (client_id, metric_name, recent)
      SELECT k.c, k.m, k.recent::double precision[] FROM unnest($1::uuid[], $2::text[], $3::text[]) AS k(c, m, recent)
      ON CONFLICT (client_id, metric_name) DO UPDATE SET recent = excluded.recent, updated_at = now()`,
-    arrayParams([histories.map((h) => h.clientId), histories.map((h) => h.metric), histories.map((h) => `{${h.recent.join(',')}}`)]),
+    arrayParams([histories.map((h) => h.clientId), histories.map((h) => h.metric), histories.map((h) => arrayLiteral(h.recent))]),
   );
 }

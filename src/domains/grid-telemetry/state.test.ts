@@ -103,3 +103,13 @@ test('a reading is held as the COPY line copyRows would send for it', async () =
     assert.equal(readingLine(r), copyLine([r.meterId, r.region, isoTime(r.timestampMs), r.powerKw, r.voltage, r.energyKwh, r.intervalS]));
   }
 });
+
+test("a meter's raw rows carry the region of each reading, also when it moves", async () => {
+  const { pool } = fakePool({});
+  const state = new GridState({ pool, settings, domain: 'grid-telemetry', alertMessage: () => { throw new Error('unused'); } });
+  const moved = (r: Decoded<GridReading>, region: string): Decoded<GridReading> => ({ ...r, value: { ...r.value, region } });
+  await state.absorb([reading('A', 0, 2), moved(reading('A', 1, 2), 'south')], '0');
+  await state.absorb([moved(reading('A', 2, 2), 'south'), reading('A', 3, 2)], '0');
+  const regions = (state.take(['0']) as Delta).copy.join('').split('\n').slice(0, -1).map((line) => line.split('\t')[1]);
+  assert.deepEqual(regions, ['north', 'south', 'south', 'north']);
+});

@@ -82,9 +82,8 @@ interface Meter {
   /** Event times of its latest readings (a ring), kept across checkpoints. */
   readonly recent: Float64Array;
   recentNext: number;
-  /** Its raw rows' meter and region columns (COPY text), for the region `keyRegion`. */
+  /** Its raw rows' meter and region columns (COPY text), for `region` ('' before its first reading). */
   keyColumns: string;
-  keyRegion: string | undefined;
 }
 
 /** Whether `t` is one of `recent`: a loop, which compiles to a few compares (TypedArray#includes is a call, 0.3 µs). */
@@ -94,7 +93,7 @@ function seenRecently(recent: Float64Array, t: number): boolean {
 }
 
 const newMeter = (meterId: string, baseline: number | null): Meter => ({
-  meterId, baseline, region: '', recent: new Float64Array(RECENT).fill(Number.NaN), recentNext: 0, keyColumns: '', keyRegion: undefined,
+  meterId, baseline, region: '', recent: new Float64Array(RECENT).fill(Number.NaN), recentNext: 0, keyColumns: '',
 });
 
 /**
@@ -150,10 +149,8 @@ export class GridState implements KeyedState<GridReading> {
       meter.recent[meter.recentNext] = r.timestampMs;
       meter.recentNext = (meter.recentNext + 1) % RECENT;
       b.readings++;
-      if (meter.keyRegion !== r.region) {
-        meter.keyColumns = readingKeyColumns(r.meterId, r.region);
-        meter.keyRegion = r.region;
-      }
+      // `region` is the previous reading's until the end of this one.
+      if (meter.keyColumns === '' || meter.region !== r.region) meter.keyColumns = readingKeyColumns(r.meterId, r.region);
       lines.push(readingLine(r, meter.keyColumns));
       let windows = b.windows.get(meter);
       if (windows === undefined) b.windows.set(meter, (windows = WINDOWS.map(() => [])));

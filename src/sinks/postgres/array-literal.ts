@@ -6,6 +6,9 @@
  * `join`; anything else is escaped element by element, as pg does.
  */
 
+/** What this module always writes itself. */
+type Scalar = number | bigint | string | boolean | null | undefined;
+
 const NEEDS_ESCAPE = /[\\"]/;
 const ESCAPES = /[\\"]/g;
 
@@ -32,6 +35,8 @@ function element(v: unknown): string | undefined {
  * `values` as an array literal (`{1,2.5,NULL}`, `{"a","b"}`), or `values` itself when an
  * element is of a type left to pg (Date, Buffer, a nested array, an object).
  */
+export function arrayLiteral(values: ReadonlyArray<Scalar>): string;
+export function arrayLiteral(values: ReadonlyArray<unknown>): string | ReadonlyArray<unknown>;
 export function arrayLiteral(values: ReadonlyArray<unknown>): string | ReadonlyArray<unknown> {
   if (values.length === 0) return '{}';
   let numbers = true;
